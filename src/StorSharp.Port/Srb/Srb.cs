@@ -50,6 +50,8 @@ public sealed class Srb : IValueTaskSource
     internal int BusyRetries;
     internal int ClassRetries;
     internal bool CompletedByPort;
+    internal bool ResetByPort;
+    internal int MiniportOwned;
     internal bool Internal;
     internal long DueTimestamp;
 
@@ -197,6 +199,9 @@ public sealed class Srb : IValueTaskSource
     /// <summary>True when the port, not the miniport, finished the request (a reset, removal or link-down timeout).</summary>
     public bool IsCompletedByPort => CompletedByPort;
 
+    /// <summary>True when the request was outstanding while the port reset its LU after a timeout (event 129), so its failure is the port's doing, not the miniport's.</summary>
+    public bool IsResetByPort => ResetByPort;
+
     /// <summary>How many times the class layer has retried this request.</summary>
     public int RetryCount => ClassRetries;
 
@@ -254,6 +259,8 @@ public sealed class Srb : IValueTaskSource
         BusyRetries = 0;
         ClassRetries = 0;
         CompletedByPort = false;
+        ResetByPort = false;
+        MiniportOwned = 0;
         Internal = false;
         DueTimestamp = 0;
         _completion.Reset();
@@ -301,4 +308,5 @@ internal enum SrbState
     Queued = 2,
     Outstanding = 3,
     Completed = 4,
+    InBuildIo = 5,
 }

@@ -1,0 +1,317 @@
+namespace StorSharp.Port;
+
+/// <summary>What a logical unit reported about itself when the port enumerated it (standard INQUIRY data).</summary>
+/// <param name="PeripheralDeviceType">0 disk, 5 CD/DVD, ... (SPC-4 table 49).</param>
+/// <param name="VendorId">T10 vendor identification.</param>
+/// <param name="ProductId">Product identification.</param>
+/// <param name="ProductRevision">Product revision level.</param>
+/// <param name="Removable">The RMB bit.</param>
+public sealed record LogicalUnitIdentity(byte PeripheralDeviceType, string VendorId, string ProductId, string ProductRevision, bool Removable);
+
+/// <summary>Counters of one LU since it appeared.</summary>
+/// <param name="Completed">Requests handed back to the submitter.</param>
+/// <param name="Failed">Of those, requests that did not succeed.</param>
+/// <param name="Timeouts">Times the LU timer expired (event 129).</param>
+/// <param name="Resets">Resets that covered this LU.</param>
+/// <param name="BusyRetries">Requests retried after BUSY.</param>
+/// <param name="QueueFullRetries">Requests retried after QUEUE FULL.</param>
+public readonly record struct LogicalUnitCounters(long Completed, long Failed, long Timeouts, long Resets, long BusyRetries, long QueueFullRetries);
+
+/// <summary>
+/// A logical unit as the port sees it: its address, its queue (depth, SIMPLE / ORDERED / HEAD OF
+/// QUEUE), its timer and its holds (pause, busy, queue full, reset, link down). Storport's
+/// "unit" (RAID_UNIT_EXTENSION).
+/// </summary>
+/// <remarks>
+/// One lock per LU guards its queues; the miniport is never called with it held. Requests wait in
+/// the pending list until a slot is free and nothing holds the LU, then move to the outstanding
+/// list and go to StartIo.
+/// </remarks>
+public sealed class LogicalUnit
+{
+    private readonly Lock _lock = new();
+    private SrbList _pending;
+    private SrbList _outstanding;
+    private int _orderedOutstanding;
+    private int _queueDepth;
+    private long _timerDeadline = -1;
+    private bool _paused;
+    private long _pausedUntil;
+    private long _busyUntil;
+    private int _deviceBusyRemaining;
+    private int _queueFullTarget = -1;
+    private int _resetHolds;
+    private bool _removed;
+    private long _completed, _failed, _timeouts, _resets, _busyRetries, _queueFullRetries;
+    private PortTunables _tunables;
+
+    internal LogicalUnit(Adapter adapter, ScsiAddress address, int queueDepth, PortTunables tunables, int extensionSize)
+    {
+        Adapter = adapter;
+        Address = address;
+        _queueDepth = queueDepth;
+        _tunables = tunables;
+        MiniportExtension = new byte[extensionSize];
+    }
+
+    /// <summary>The adapter the LU is on.</summary>
+    public Adapter Adapter { get; }
+
+    /// <summary>Bus, target and LUN.</summary>
+    public ScsiAddress Address { get; }
+
+    /// <summary>What the LU said about itself at enumeration; null for a unit the port has not enumerated.</summary>
+    public LogicalUnitIdentity? Identity { get; internal set; }
+
+    /// <summary>The miniport's per-LU scratch space (Storport's LU extension), SpecificLuExtensionSize bytes.</summary>
+    public byte[] MiniportExtension { get; }
+
+    /// <summary>An object the miniport may attach to the LU.</summary>
+    public object? MiniportContext { get; set; }
+
+    /// <summary>The timing rules for this LU (the adapter's unless overridden).</summary>
+    public PortTunables Tunables
+    {
+        get => Volatile.Read(ref _tunables);
+        set { ArgumentNullException.ThrowIfNull(value); value.Validate(); Volatile.Write(ref _tunables, value); }
+    }
+
+    /// <summary>How many requests may be outstanding in the miniport at once (1 to 255).</summary>
+    public int QueueDepth { get { lock (_lock) return _queueDepth; } }
+
+    /// <summary>Requests waiting in the port's queue.</summary>
+    public int PendingCount { get { lock (_lock) return _pending.Count; } }
+
+    /// <summary>Requests the miniport holds.</summary>
+    public int OutstandingCount { get { lock (_lock) return _outstanding.Count; } }
+
+    /// <summary>True after the LU went away; new requests fail with NO_DEVICE.</summary>
+    public bool IsRemoved { get { lock (_lock) return _removed; } }
+
+    /// <summary>True while a reset covers the LU.</summary>
+    public bool IsResetting { get { lock (_lock) return _resetHolds > 0; } }
+
+    /// <summary>The counters.</summary>
+    public LogicalUnitCounters Counters
+    {
+        get { lock (_lock) return new(_completed, _failed, _timeouts, _resets, _busyRetries, _queueFullRetries); }
+    }
+
+    /// <summary>Address and identity, for listings.</summary>
+    public override string ToString() => $"{Adapter.Name} {Address} {Identity?.ProductId}";
+
+    // ------------------------------------------------------------------ queue
+
+    internal bool SetQueueDepth(int depth)
+    {
+        if (depth is < 1 or > 255) return false;
+        lock (_lock) _queueDepth = depth;
+        return true;
+    }
+
+    /// <summary>Queues a request; false when the LU is gone (the caller fails it).</summary>
+    internal bool Enqueue(Srb srb)
+    {
+        lock (_lock)
+        {
+            if (_removed) return false;
+            srb.State = (int)SrbState.Queued;
+            if (srb.QueueAction == QueueAction.HeadOfQueue) _pending.AddFirst(srb);
+            else _pending.AddLast(srb);
+        }
+        return true;
+    }
+
+    /// <summary>Takes the next request that may start now, moving it to the outstanding list.</summary>
+    internal Srb? TryTakeNext(long now, bool adapterHeld)
+    {
+        lock (_lock)
+        {
+            var head = _pending.First;
+            if (head is null || adapterHeld || IsHeldLocked(now)) return null;
+            int depth = Adapter.Registration.MultipleRequestPerLu && Adapter.Registration.TaggedQueuing ? _queueDepth : 1;
+            if (_outstanding.Count >= depth) return null;
+            if (head.QueueAction != QueueAction.HeadOfQueue)
+            {
+                // SAM-5 §8.6: nothing may start while an ORDERED task is in the task set, and an
+                // ORDERED task starts only when every earlier task has finished.
+                if (_orderedOutstanding > 0) return null;
+                if (head.QueueAction == QueueAction.Ordered && _outstanding.Count > 0) return null;
+            }
+            _pending.Remove(head);
+            _outstanding.AddLast(head);
+            if (head.QueueAction == QueueAction.Ordered) _orderedOutstanding++;
+            head.State = (int)SrbState.Outstanding;
+            head.StartTimestamp = now;
+            if (_timerDeadline < 0) _timerDeadline = now + Adapter.SecondsToTicks(head.TimeOutValue);
+            return head;
+        }
+    }
+
+    private bool IsHeldLocked(long now)
+    {
+        if (_removed || _resetHolds > 0) return true;
+        if (_paused)
+        {
+            if (now < _pausedUntil) return true;
+            _paused = false;
+        }
+        if (_busyUntil != 0)
+        {
+            if (now < _busyUntil) return true;
+            _busyUntil = 0;
+        }
+        if (_deviceBusyRemaining > 0) return true;
+        if (_queueFullTarget >= 0)
+        {
+            if (_outstanding.Count > _queueFullTarget) return true;
+            _queueFullTarget = -1;
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// Takes a request the miniport finished off the outstanding list and decides what happens next:
+    /// a BUSY or QUEUE FULL answer is put back at the head of the queue (true) unless its retries are
+    /// spent; anything else goes to the submitter (false).
+    /// </summary>
+    internal bool RemoveCompleted(Srb srb, long now)
+    {
+        lock (_lock)
+        {
+            RemoveOutstandingLocked(srb, now);
+            var tunables = _tunables;
+            bool busy = srb.Status == SrbStatus.Busy || srb.ScsiStatus == ScsiStatus.Busy;
+            bool queueFull = srb.ScsiStatus == ScsiStatus.TaskSetFull;
+            if ((busy || queueFull) && !_removed && srb.BusyRetries < tunables.BusyRetryCount)
+            {
+                srb.BusyRetries++;
+                srb.Status = SrbStatus.Pending;
+                srb.ScsiStatus = ScsiStatus.Good;
+                srb.StatusFlags = SrbStatusFlags.None;
+                srb.State = (int)SrbState.Queued;
+                _pending.AddFirst(srb);
+                if (queueFull && _outstanding.Count > 0)
+                {
+                    // Storport QueueFullWaitIoPercentage: wait until that share of the requests
+                    // still outstanding has completed before starting new ones.
+                    _queueFullTarget = _outstanding.Count * (100 - tunables.QueueFullWaitIoPercentage) / 100;
+                    _queueFullRetries++;
+                }
+                else
+                {
+                    _busyUntil = now + Adapter.TimeSpanToTicks(tunables.BusyPauseTime);
+                    if (_busyUntil == 0) _busyUntil = 1;
+                    if (queueFull) _queueFullRetries++; else _busyRetries++;
+                }
+                return true;
+            }
+            CountLocked(srb);
+            return false;
+        }
+    }
+
+    /// <summary>Takes a request off the outstanding list because the port completes it itself.</summary>
+    internal void RemoveForcedLocked(Srb srb, long now) => RemoveOutstandingLocked(srb, now);
+
+    private void RemoveOutstandingLocked(Srb srb, long now)
+    {
+        _outstanding.Remove(srb);
+        if (srb.QueueAction == QueueAction.Ordered) _orderedOutstanding--;
+        if (_deviceBusyRemaining > 0) _deviceBusyRemaining--;
+        // Storport reloads the LU timer from the request now at the head on every completion.
+        _timerDeadline = _outstanding.First is { } first ? now + Adapter.SecondsToTicks(first.TimeOutValue) : -1;
+    }
+
+    internal void CountLocked(Srb srb)
+    {
+        _completed++;
+        if (srb.Status != SrbStatus.Success) _failed++;
+    }
+
+    internal void Count(Srb srb)
+    {
+        lock (_lock) CountLocked(srb);
+    }
+
+    // ------------------------------------------------------------------ holds
+
+    internal void Pause(long until) { lock (_lock) { _paused = true; _pausedUntil = until; } }
+
+    internal void Resume() { lock (_lock) _paused = false; }
+
+    internal void Busy(int requests) { lock (_lock) _deviceBusyRemaining = Math.Max(0, requests); }
+
+    internal void Ready() { lock (_lock) _deviceBusyRemaining = 0; }
+
+    internal void AddResetHold() { lock (_lock) { _resetHolds++; _resets++; _timerDeadline = -1; } }
+
+    internal void RemoveResetHold(long now)
+    {
+        lock (_lock)
+        {
+            if (_resetHolds > 0) _resetHolds--;
+            if (_resetHolds == 0 && _outstanding.First is { } first) _timerDeadline = now + Adapter.SecondsToTicks(first.TimeOutValue);
+        }
+    }
+
+    /// <summary>True when the LU timer has expired (Storport's per-unit timer reaching 0); stops the timer.</summary>
+    internal Srb? CheckTimer(long now)
+    {
+        lock (_lock)
+        {
+            if (_timerDeadline < 0 || now < _timerDeadline || _resetHolds > 0) return null;
+            _timerDeadline = -1;
+            _timeouts++;
+            return _outstanding.First;
+        }
+    }
+
+    /// <summary>True when something the heartbeat must re-check holds the LU (a timed pause or busy pause).</summary>
+    internal bool HasTimedHold
+    {
+        get { lock (_lock) return _pending.Count > 0 && (_paused || _busyUntil != 0); }
+    }
+
+    /// <summary>Moves every pending request out (for failing them).</summary>
+    internal void TakeAllPending(List<Srb> into)
+    {
+        lock (_lock) _pending.MoveAllTo(into);
+    }
+
+    /// <summary>The outstanding requests, in order (for a reset or a forced completion).</summary>
+    internal void SnapshotOutstanding(List<Srb> into)
+    {
+        lock (_lock) for (var s = _outstanding.First; s is not null; s = s.QueueNext) into.Add(s);
+    }
+
+    /// <summary>Removes <paramref name="srb"/> from the pending list if it is still there (an abort).</summary>
+    internal bool TryRemovePending(Srb srb)
+    {
+        lock (_lock)
+        {
+            if (srb.State != (int)SrbState.Queued || !ReferenceEquals(srb.Unit, this) || !_pending.Contains(srb)) return false;
+            _pending.Remove(srb);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Claims an outstanding request for the port to complete itself (reset, removal): takes it off
+    /// the outstanding list. False when the miniport completed it first.
+    /// </summary>
+    internal bool TryClaimOutstanding(Srb srb, long now)
+    {
+        lock (_lock)
+        {
+            if (Interlocked.CompareExchange(ref srb.State, (int)SrbState.Completed, (int)SrbState.Outstanding) != (int)SrbState.Outstanding)
+                return false;
+            RemoveOutstandingLocked(srb, now);
+            return true;
+        }
+    }
+
+    internal void MarkRemoved() { lock (_lock) _removed = true; }
+
+    internal bool IsIdle { get { lock (_lock) return _pending.Count == 0 && _outstanding.Count == 0; } }
+}
