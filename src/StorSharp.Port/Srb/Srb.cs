@@ -54,6 +54,9 @@ public sealed class Srb : IValueTaskSource
     internal int MiniportOwned;
     internal bool Internal;
     internal long DueTimestamp;
+    internal ISrbCompletionHandler? ClassHandler;
+    internal Adapter? ClassAdapter;
+    internal int OriginalTransferLength;
 
     internal Srb(SrbPool? pool)
     {
@@ -263,24 +266,32 @@ public sealed class Srb : IValueTaskSource
         MiniportOwned = 0;
         Internal = false;
         DueTimestamp = 0;
+        ClassHandler = null;
+        ClassAdapter = null;
+        OriginalTransferLength = 0;
         _completion.Reset();
         if (returnToPool && _pool is not null) { RefCount = 0; _pool.Return(this); }
         else RefCount = 1;
     }
 
     /// <summary>Clears the result fields so the same request can be submitted again (a class-layer retry).</summary>
-    internal void ClearResult()
+    internal void ClearResult(int transferLength)
     {
         Status = SrbStatus.Pending;
         StatusFlags = SrbStatusFlags.None;
         ScsiStatus = ScsiStatus.Good;
         SenseDataLength = 0;
-        DataTransferLength = (int)Math.Min(int.MaxValue, Data.Length);
+        DataTransferLength = transferLength;
         CompletedByPort = false;
         BusyRetries = 0;
     }
 
-    internal ValueTask AsValueTask() => new(this, _completion.Version);
+    internal ValueTask AsValueTask()
+    {
+        // An SRB that was awaited before and is submitted again gets a fresh task.
+        if (_completion.GetStatus(_completion.Version) != ValueTaskSourceStatus.Pending) _completion.Reset();
+        return new(this, _completion.Version);
+    }
 
     internal void SignalCompleted()
     {
