@@ -1,0 +1,12 @@
+namespace StorSharp.Block.Tests;
+
+public sealed class File4096ContractTests : BlockDeviceContractTests
+{
+    private readonly TempDirectory _directory = new();
+
+    protected override int BlockSize => 4096;
+
+    protected override IBlockDevice CreateBackend() => FileBlockDevice.Create(_directory.File("disk.img"), DeviceBytes, BlockSize);
+
+    protected override void Cleanup() => _directory.Dispose();
+}
