@@ -1,0 +1,172 @@
+using System.Security.Cryptography;
+using System.Text;
+using StorSharp.Block;
+using StorSharp.Port;
+
+namespace StorSharp.Scsi;
+
+/// <summary>
+/// The miniport's state for one logical unit: its definition and identity, the tasks it has in
+/// flight (for aborts and resets), a pool of task objects, and per-nexus pending sense.
+/// One lock guards the in-flight list, the pool and the nexus table; it is never held across a
+/// call into the block device or the port.
+/// </summary>
+internal sealed class DiskUnit
+{
+    private readonly Lock _lock = new();
+    private ScsiTask? _inFlight;
+    private ScsiTask[] _pool = new ScsiTask[8];
+    private int _poolCount;
+    private readonly Dictionary<long, byte[]> _pendingSense = [];
+
+    /// <summary>A unit for a defined LU.</summary>
+    public DiskUnit(ScsiDiskMiniport miniport, ScsiDiskDefinition definition, ScsiDiskMiniportOptions options)
+    {
+        Miniport = miniport;
+        Definition = definition;
+        Address = definition.Address;
+        Device = definition.Device;
+        Present = true;
+        SerialNumber = definition.SerialNumber ?? DeriveSerial(definition);
+        NaaIdentifier = definition.NaaIdentifier ?? DeriveNaa(definition.VendorId, SerialNumber);
+        if (NaaIdentifier.Length is not (8 or 16))
+            throw new ArgumentException($"The NAA identifier of {Address} is {NaaIdentifier.Length} bytes; it must be 8 or 16.");
+        DescriptorSense = options.DescriptorSense;
+    }
+
+    /// <summary>A stand-in for a LUN that is not defined on a target that exists (SPC-4 §6.6.2: peripheral qualifier 011b).</summary>
+    public DiskUnit(ScsiDiskMiniport miniport, ScsiAddress address)
+    {
+        Miniport = miniport;
+        Address = address;
+        Present = false;
+        SerialNumber = "";
+        NaaIdentifier = [];
+    }
+
+    public ScsiDiskMiniport Miniport { get; }
+
+    public ScsiAddress Address { get; }
+
+    /// <summary>False for the stand-in of an undefined LUN.</summary>
+    public bool Present { get; }
+
+    public ScsiDiskDefinition? Definition { get; }
+
+    public IBlockDevice? Device { get; }
+
+    public string SerialNumber { get; }
+
+    public byte[] NaaIdentifier { get; }
+
+    /// <summary>D_SENSE: build descriptor-format sense.</summary>
+    public bool DescriptorSense { get; set; }
+
+    /// <summary>Writes are refused: the definition says so or the device cannot write.</summary>
+    public bool WriteProtected => Definition!.ReadOnly || (Device!.Capabilities & BlockDeviceCapabilities.ReadOnly) != 0;
+
+    /// <summary>Thin provisioned (LBPME).</summary>
+    public bool ThinProvisioned => (Device!.Capabilities & BlockDeviceCapabilities.ThinProvisioned) != 0;
+
+    // ------------------------------------------------------------------ tasks
+
+    /// <summary>Takes a task object from the pool and links it into the in-flight list.</summary>
+    public ScsiTask Begin(Srb srb)
+    {
+        ScsiTask task;
+        lock (_lock)
+        {
+            task = _poolCount > 0 ? _pool[--_poolCount] : new ScsiTask();
+            task.Next = _inFlight;
+            task.Prev = null;
+            if (_inFlight is not null) _inFlight.Prev = task;
+            _inFlight = task;
+        }
+        task.Start(this, srb);
+        return task;
+    }
+
+    /// <summary>Unlinks a finished task and returns it to the pool.</summary>
+    public void End(ScsiTask task)
+    {
+        lock (_lock)
+        {
+            if (task.Prev is not null) task.Prev.Next = task.Next; else _inFlight = task.Next;
+            if (task.Next is not null) task.Next.Prev = task.Prev;
+            task.Next = task.Prev = null;
+            if (_poolCount == _pool.Length) Array.Resize(ref _pool, _pool.Length * 2);
+            _pool[_poolCount++] = task;
+        }
+    }
+
+    /// <summary>
+    /// A reset covers this unit: every task in flight is discarded (its late completion reports
+    /// BUS_RESET and touches nothing else). Abort requests waiting on those tasks are collected
+    /// into <paramref name="abortsToComplete"/>: the reset ended their tasks.
+    /// </summary>
+    public void DiscardAll(List<Srb> abortsToComplete)
+    {
+        lock (_lock)
+        {
+            for (var t = _inFlight; t is not null; t = t.Next)
+                if (t.TryDiscard() is { } abort) abortsToComplete.Add(abort);
+            _pendingSense.Clear();
+        }
+    }
+
+    /// <summary>Marks the task running <paramref name="target"/> as aborted; false when no such task is in flight.</summary>
+    public bool TryAbort(Srb target, Srb abort)
+    {
+        lock (_lock)
+        {
+            for (var t = _inFlight; t is not null; t = t.Next)
+                if (ReferenceEquals(t.Srb, target)) return t.TryMarkAborted(abort);
+        }
+        return false;
+    }
+
+    /// <summary>How many tasks are in flight (tests and diagnostics).</summary>
+    public int InFlightCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                int n = 0;
+                for (var t = _inFlight; t is not null; t = t.Next) n++;
+                return n;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ sense per nexus
+
+    /// <summary>Keeps sense data for REQUEST SENSE from <paramref name="nexusId"/> (used when the request had no room for autosense).</summary>
+    public void SetPendingSense(long nexusId, ReadOnlySpan<byte> sense)
+    {
+        lock (_lock) _pendingSense[nexusId] = sense.ToArray();
+    }
+
+    /// <summary>Takes the sense data pending for <paramref name="nexusId"/>, if any (REQUEST SENSE clears it, SPC-4 §6.29).</summary>
+    public byte[]? TakePendingSense(long nexusId)
+    {
+        lock (_lock) return _pendingSense.Remove(nexusId, out var sense) ? sense : null;
+    }
+
+    // ------------------------------------------------------------------ identity
+
+    private static string DeriveSerial(ScsiDiskDefinition d)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{d.VendorId}|{d.ProductId}|{d.Address}"));
+        return "SS" + Convert.ToHexString(hash, 0, 8);
+    }
+
+    /// <summary>NAA 3h (locally assigned, SPC-4 §7.8.6.6.4): the type nibble then 60 bits of a hash of vendor and serial.</summary>
+    private static byte[] DeriveNaa(string vendor, string serial)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{vendor}|{serial}"));
+        var naa = hash[..8];
+        naa[0] = (byte)(0x30 | (naa[0] & 0x0F));
+        return naa;
+    }
+}

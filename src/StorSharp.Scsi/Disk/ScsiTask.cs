@@ -1,0 +1,370 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using StorSharp.Block;
+using StorSharp.Port;
+
+namespace StorSharp.Scsi;
+
+/// <summary>
+/// One request while the miniport holds it (SAM's task): its SRB, its unit, and the machinery
+/// that moves its data to or from the block device. Pooled per unit: a READ or WRITE allocates
+/// nothing, whether the device completes inline or later.
+/// </summary>
+/// <remarks>
+/// <para>Every result is written through one gate, <see cref="TryClaim"/>: whoever moves the
+/// state from Running first decides how the SRB ends. A reset moves it to Discarded (the port
+/// completes the SRB with BUS_RESET; the late backend result is thrown away and the SRB is handed
+/// back only so the port can drop its hold). An abort moves it to Aborting (the SRB completes
+/// with ABORTED once the backend call returns, then the abort request completes). So a backend
+/// that finishes late never completes an SRB twice and never writes into a buffer the port has
+/// recycled: the port keeps the SRB out of its pool until the miniport hands it back.</para>
+/// </remarks>
+internal sealed class ScsiTask
+{
+    private const int Running = 0, Completing = 1, Aborting = 2, Discarded = 3;
+
+    private enum IoKind : byte { None, Read, Write, Flush }
+
+    private readonly Action _onIoCompleted;
+    private int _state;
+    private Srb? _abort;
+    private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _awaiter;
+
+    // The block I/O in progress.
+    private IoKind _kind;
+    private long _lba;
+    private int _blockSize;
+    private int _ioBytes;
+    private int _copyBytes;
+    private long _commandBytes;
+    private BlockWriteFlags _writeFlags;
+    private int _segment;
+    private int _done;
+    private int _pieceLength;
+    private byte[]? _bounce;
+    private bool _flushFunction;
+
+    internal ScsiTask? Prev, Next;
+
+    public ScsiTask() => _onIoCompleted = OnIoCompleted;
+
+    public Srb Srb { get; private set; } = null!;
+
+    public DiskUnit Unit { get; private set; } = null!;
+
+    /// <summary>Bumped on every reuse, so a stale reference can tell it no longer owns the task.</summary>
+    public int Generation { get; private set; }
+
+    /// <summary>The room the submitter gave for data: the expected data transfer length (iSCSI EDTL).</summary>
+    public int BufferLength { get; private set; }
+
+    public ReadOnlySpan<byte> Cdb => Srb.Cdb;
+
+    public IBlockDevice Device => Unit.Device!;
+
+    internal void Start(DiskUnit unit, Srb srb)
+    {
+        Unit = unit;
+        Srb = srb;
+        Generation++;
+        _state = Running;
+        _abort = null;
+        _kind = IoKind.None;
+        _bounce = null;
+        BufferLength = (int)Math.Min(Math.Max(srb.DataTransferLength, 0), srb.Data.Length);
+    }
+
+    public bool IsRunning => Volatile.Read(ref _state) == Running;
+
+    // ------------------------------------------------------------------ the gate
+
+    private bool TryClaim() => Interlocked.CompareExchange(ref _state, Completing, Running) == Running;
+
+    /// <summary>Reset: Running or Aborting become Discarded. Returns an abort request that was waiting on this task.</summary>
+    internal Srb? TryDiscard()
+    {
+        while (true)
+        {
+            int s = Volatile.Read(ref _state);
+            if (s is Completing or Discarded) return null;
+            if (Interlocked.CompareExchange(ref _state, Discarded, s) == s)
+                return Interlocked.Exchange(ref _abort, null);
+        }
+    }
+
+    /// <summary>Abort: Running becomes Aborting; <paramref name="abort"/> completes after the task does.</summary>
+    internal bool TryMarkAborted(Srb abort)
+    {
+        Volatile.Write(ref _abort, abort);
+        if (Interlocked.CompareExchange(ref _state, Aborting, Running) == Running) return true;
+        Interlocked.CompareExchange(ref _abort, null, abort);
+        return false;
+    }
+
+    /// <summary>The task lost the gate to a reset or an abort: hand the SRB back the way they decided.</summary>
+    private void FinishOverridden()
+    {
+        var srb = Srb;
+        var port = Unit.Miniport.Port;
+        var abort = Interlocked.Exchange(ref _abort, null);
+        // BUS_RESET is what the port itself sets when it completes a request a reset covered, so
+        // writing it cannot contradict what the submitter already saw.
+        srb.Status = Volatile.Read(ref _state) == Discarded ? SrbStatus.BusReset : SrbStatus.Aborted;
+        if (srb.Status == SrbStatus.Aborted) srb.DataTransferLength = 0;
+        Unit.End(this);
+        port.CompleteRequest(srb);
+        if (abort is not null)
+        {
+            abort.Status = SrbStatus.Success;
+            port.CompleteRequest(abort);
+        }
+    }
+
+    private void Finish()
+    {
+        var srb = Srb;
+        var port = Unit.Miniport.Port;
+        var abort = Interlocked.Exchange(ref _abort, null);
+        Unit.End(this);
+        port.CompleteRequest(srb);
+        if (abort is not null)
+        {
+            abort.Status = SrbStatus.Success;
+            port.CompleteRequest(abort);
+        }
+    }
+
+    // ------------------------------------------------------------------ results
+
+    /// <summary>Completes a request that is not a SCSI command (FLUSH, SHUTDOWN) with an SRB status.</summary>
+    public void Complete(SrbStatus status)
+    {
+        if (!TryClaim()) { FinishOverridden(); return; }
+        Srb.Status = status;
+        Srb.DataTransferLength = 0;
+        Finish();
+    }
+
+    /// <summary>GOOD with no data.</summary>
+    public void CompleteGood() => CompleteTransfer(0);
+
+    /// <summary>A status other than GOOD or CHECK CONDITION (CONDITION MET, RESERVATION CONFLICT), with no data.</summary>
+    public void CompleteStatus(ScsiStatus status)
+    {
+        if (status == ScsiStatus.Good) { CompleteGood(); return; }
+        if (!TryClaim()) { FinishOverridden(); return; }
+        Srb.ScsiStatus = status;
+        Srb.DataTransferLength = 0;
+        Srb.Status = status is ScsiStatus.ConditionMet ? SrbStatus.Success : SrbStatus.Error;
+        Finish();
+    }
+
+    /// <summary>
+    /// GOOD after the data moved; <paramref name="commandBytes"/> is what the command transfers
+    /// by its CDB. See <see cref="SrbResult.SetTransfer"/> for the residual rule.
+    /// </summary>
+    public void CompleteTransfer(long commandBytes, ScsiStatus status = ScsiStatus.Good)
+    {
+        if (!TryClaim()) { FinishOverridden(); return; }
+        SrbResult.SetTransfer(Srb, BufferLength, commandBytes);
+        if (status != ScsiStatus.Good) Srb.ScsiStatus = status;
+        Finish();
+    }
+
+    /// <summary>GOOD with data-in: at most <paramref name="allocationLength"/> bytes of <paramref name="data"/>.</summary>
+    public void CompleteDataIn(ReadOnlySpan<byte> data, long allocationLength)
+    {
+        if (!TryClaim()) { FinishOverridden(); return; }
+        SrbResult.SetDataIn(Srb, BufferLength, data, allocationLength);
+        Finish();
+    }
+
+    /// <summary>CHECK CONDITION with sense data.</summary>
+    public void CompleteCheckCondition(SenseCode code, SenseKeySpecific specific = default, ulong? information = null)
+    {
+        if (!TryClaim()) { FinishOverridden(); return; }
+        Span<byte> sense = stackalloc byte[SenseData.MaxLength];
+        int n = SenseData.Write(sense, Unit.DescriptorSense, code, specific, information);
+        if (!SrbResult.SetCheckCondition(Srb, sense[..n])) Unit.SetPendingSense(Srb.Nexus.Id, sense[..n]);
+        Finish();
+    }
+
+    /// <summary>CHECK CONDITION, ILLEGAL REQUEST, INVALID FIELD IN CDB with a field pointer.</summary>
+    public void CompleteInvalidField(int byteIndex, int bit = -1) =>
+        CompleteCheckCondition(SenseCodes.InvalidFieldInCdb, SenseKeySpecific.Cdb(byteIndex, bit));
+
+    /// <summary>Maps a block device failure to sense data (see docs/scsi-disk.md, "Sense conventions").</summary>
+    public void CompleteException(Exception exception, bool writing, long lba)
+    {
+        var code = exception switch
+        {
+            BlockDeviceException { Error: BlockError.OutOfRange } => SenseCodes.LbaOutOfRange,
+            BlockDeviceException { Error: BlockError.ReadOnly } => SenseCodes.WriteProtected,
+            BlockDeviceException { Error: BlockError.MediumError } => writing ? SenseCodes.WriteError : SenseCodes.UnrecoveredReadError,
+            BlockDeviceException { Error: BlockError.NotReady } => SenseCodes.NotReadyCauseNotReportable,
+            BlockDeviceException { Error: BlockError.NoSpace } => SenseCodes.SpaceAllocationFailedWriteProtect,
+            OperationCanceledException => SenseCodes.AbortedCommand,
+            _ => SenseCodes.InternalTargetFailure,
+        };
+        ulong? information = code == SenseCodes.UnrecoveredReadError || code == SenseCodes.WriteError ? (ulong)lba : null;
+        CompleteCheckCondition(code, default, information);
+    }
+
+    // ------------------------------------------------------------------ block I/O engine
+
+    /// <summary>
+    /// Reads or writes the blocks of a READ/WRITE command and completes the task.
+    /// <paramref name="commandBytes"/> is the CDB's transfer length in bytes; what moves is bounded
+    /// by the buffer (a write moves whole blocks only, a read may end inside a block).
+    /// </summary>
+    public void StartBlockIo(bool write, long lba, long commandBytes, BlockWriteFlags flags)
+    {
+        int blockSize = Device.Geometry.LogicalBlockSize;
+        long limit = Math.Min(commandBytes, BufferLength);
+        _kind = write ? IoKind.Write : IoKind.Read;
+        _lba = lba;
+        _blockSize = blockSize;
+        _commandBytes = commandBytes;
+        _writeFlags = flags;
+        _segment = 0;
+        _done = 0;
+        if (write)
+        {
+            // RFC 7143 §11.4.5.1 residual rules as libiscsi's iSCSIResiduals suite checks them:
+            // with less data than the CDB asks for, only the whole blocks that arrived are written.
+            _ioBytes = (int)(limit / blockSize * blockSize);
+            _copyBytes = _ioBytes;
+        }
+        else
+        {
+            _copyBytes = (int)limit;
+            _ioBytes = (int)Math.Min(commandBytes, (limit + blockSize - 1) / blockSize * blockSize);
+        }
+        if (_ioBytes == 0) { CompleteTransfer(commandBytes); return; }
+        if (_copyBytes != _ioBytes || !SegmentsHoldWholeBlocks())
+        {
+            // The buffer does not split into whole blocks: go through one pooled bounce buffer.
+            _bounce = ArrayPool<byte>.Shared.Rent(_ioBytes);
+            if (write) Srb.Data.CopyTo(0, _bounce.AsSpan(0, _ioBytes));
+        }
+        Pump();
+    }
+
+    /// <summary>Flushes the device, then completes (SYNCHRONIZE CACHE, or the FLUSH / SHUTDOWN functions when <paramref name="srbFunction"/>).</summary>
+    public void StartFlush(bool srbFunction)
+    {
+        _kind = IoKind.Flush;
+        _flushFunction = srbFunction;
+        _ioBytes = 1;
+        _done = 0;
+        Pump();
+    }
+
+    private bool SegmentsHoldWholeBlocks()
+    {
+        var data = Srb.Data;
+        int remaining = _ioBytes;
+        for (int i = 0; i < data.Count && remaining > 0; i++)
+        {
+            int piece = Math.Min(data[i].Length, remaining);
+            if (piece % _blockSize != 0) return false;
+            remaining -= piece;
+        }
+        return remaining == 0;
+    }
+
+    private void Pump()
+    {
+        try
+        {
+            while (_done < _ioBytes)
+            {
+                if (!IsRunning && _kind != IoKind.Flush) break; // reset or aborted: stop issuing
+                ValueTask pending;
+                if (_kind == IoKind.Flush)
+                {
+                    _pieceLength = 1;
+                    pending = Device.FlushAsync();
+                }
+                else
+                {
+                    Memory<byte> piece;
+                    if (_bounce is not null) piece = _bounce.AsMemory(0, _ioBytes);
+                    else
+                    {
+                        var segment = Srb.Data[_segment];
+                        piece = segment[..Math.Min(segment.Length, _ioBytes - _done)];
+                    }
+                    _pieceLength = piece.Length;
+                    long lba = _lba + _done / _blockSize;
+                    pending = _kind == IoKind.Write ? Device.WriteAsync(lba, piece, _writeFlags) : Device.ReadAsync(lba, piece);
+                }
+                var awaiter = pending.ConfigureAwait(false).GetAwaiter();
+                if (!awaiter.IsCompleted)
+                {
+                    _awaiter = awaiter;
+                    _awaiter.UnsafeOnCompleted(_onIoCompleted);
+                    return;
+                }
+                awaiter.GetResult();
+                Advance();
+            }
+        }
+        catch (Exception ex)
+        {
+            FailIo(ex);
+            return;
+        }
+        FinishIo();
+    }
+
+    private void Advance()
+    {
+        _done += _pieceLength;
+        _segment++;
+    }
+
+    private void OnIoCompleted()
+    {
+        var awaiter = _awaiter;
+        _awaiter = default;
+        try { awaiter.GetResult(); }
+        catch (Exception ex)
+        {
+            FailIo(ex);
+            return;
+        }
+        Advance();
+        Pump();
+    }
+
+    private void FailIo(Exception ex)
+    {
+        ReturnBounce();
+        var kind = _kind;
+        _kind = IoKind.None;
+        if (kind == IoKind.Flush && _flushFunction) { Complete(SrbStatus.Error); return; }
+        CompleteException(ex, kind == IoKind.Write, _lba + _done / Math.Max(_blockSize, 1));
+    }
+
+    private void FinishIo()
+    {
+        var kind = _kind;
+        _kind = IoKind.None;
+        if (kind == IoKind.Flush)
+        {
+            if (_flushFunction) Complete(SrbStatus.Success); else CompleteGood();
+            return;
+        }
+        if (_bounce is not null && kind == IoKind.Read && IsRunning) Srb.Data.CopyFrom(0, _bounce.AsSpan(0, _copyBytes));
+        ReturnBounce();
+        CompleteTransfer(_commandBytes);
+    }
+
+    private void ReturnBounce()
+    {
+        if (_bounce is null) return;
+        ArrayPool<byte>.Shared.Return(_bounce);
+        _bounce = null;
+    }
+}
