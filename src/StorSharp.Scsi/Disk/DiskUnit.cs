@@ -17,7 +17,6 @@ internal sealed class DiskUnit
     private ScsiTask? _inFlight;
     private ScsiTask[] _pool = new ScsiTask[8];
     private int _poolCount;
-    private readonly Dictionary<long, byte[]> _pendingSense = [];
 
     /// <summary>A unit for a defined LU.</summary>
     public DiskUnit(ScsiDiskMiniport miniport, ScsiDiskDefinition definition, ScsiDiskMiniportOptions options)
@@ -31,7 +30,8 @@ internal sealed class DiskUnit
         NaaIdentifier = definition.NaaIdentifier ?? DeriveNaa(definition.VendorId, SerialNumber);
         if (NaaIdentifier.Length is not (8 or 16))
             throw new ArgumentException($"The NAA identifier of {Address} is {NaaIdentifier.Length} bytes; it must be 8 or 16.");
-        DescriptorSense = options.DescriptorSense;
+        Mode = new ModeParameters(options.DescriptorSense);
+        Nexuses = new NexusTable(options.PowerOnUnitAttention);
     }
 
     /// <summary>A stand-in for a LUN that is not defined on a target that exists (SPC-4 §6.6.2: peripheral qualifier 011b).</summary>
@@ -42,6 +42,8 @@ internal sealed class DiskUnit
         Present = false;
         SerialNumber = "";
         NaaIdentifier = [];
+        Mode = new ModeParameters(false);
+        Nexuses = new NexusTable(false);
     }
 
     public ScsiDiskMiniport Miniport { get; }
@@ -59,11 +61,20 @@ internal sealed class DiskUnit
 
     public byte[] NaaIdentifier { get; }
 
-    /// <summary>D_SENSE: build descriptor-format sense.</summary>
-    public bool DescriptorSense { get; set; }
+    /// <summary>The mode pages' current values (caching, control, informational exceptions).</summary>
+    public ModeParameters Mode { get; }
 
-    /// <summary>Writes are refused: the definition says so or the device cannot write.</summary>
-    public bool WriteProtected => Definition!.ReadOnly || (Device!.Capabilities & BlockDeviceCapabilities.ReadOnly) != 0;
+    /// <summary>Per-nexus state: unit attentions, pending sense.</summary>
+    public NexusTable Nexuses { get; }
+
+    /// <summary>D_SENSE: build descriptor-format sense.</summary>
+    public bool DescriptorSense => Mode.DescriptorSense;
+
+    /// <summary>Writes are refused: the definition says so, the device cannot write, or SWP is set in the control mode page.</summary>
+    public bool WriteProtected => Definition!.ReadOnly || (Device!.Capabilities & BlockDeviceCapabilities.ReadOnly) != 0 || Mode.SoftwareWriteProtect;
+
+    /// <summary>The "hardware" write protection, which MODE SENSE reports as WP and MODE SELECT cannot lift.</summary>
+    public bool MediumWriteProtected => Definition!.ReadOnly || (Device!.Capabilities & BlockDeviceCapabilities.ReadOnly) != 0;
 
     /// <summary>Thin provisioned (LBPME).</summary>
     public bool ThinProvisioned => (Device!.Capabilities & BlockDeviceCapabilities.ThinProvisioned) != 0;
@@ -110,8 +121,17 @@ internal sealed class DiskUnit
         {
             for (var t = _inFlight; t is not null; t = t.Next)
                 if (t.TryDiscard() is { } abort) abortsToComplete.Add(abort);
-            _pendingSense.Clear();
         }
+    }
+
+    /// <summary>
+    /// After a reset: unit attention for every nexus; mode parameters back to their defaults
+    /// (SAM-5 §6.3.3: a reset restores current values from the saved or default ones).
+    /// </summary>
+    public void OnReset(SenseCode attention)
+    {
+        Mode.CopyFrom(ModeParameters.Defaults(Miniport.Options.DescriptorSense));
+        Nexuses.AddToAll(attention);
     }
 
     /// <summary>Marks the task running <paramref name="target"/> as aborted; false when no such task is in flight.</summary>
@@ -141,17 +161,11 @@ internal sealed class DiskUnit
 
     // ------------------------------------------------------------------ sense per nexus
 
-    /// <summary>Keeps sense data for REQUEST SENSE from <paramref name="nexusId"/> (used when the request had no room for autosense).</summary>
-    public void SetPendingSense(long nexusId, ReadOnlySpan<byte> sense)
-    {
-        lock (_lock) _pendingSense[nexusId] = sense.ToArray();
-    }
+    /// <summary>Keeps sense data for REQUEST SENSE from <paramref name="nexus"/> (used when the request had no room for autosense).</summary>
+    public void SetPendingSense(InitiatorNexus nexus, ReadOnlySpan<byte> sense) => Nexuses.Get(nexus).PendingSense = sense.ToArray();
 
-    /// <summary>Takes the sense data pending for <paramref name="nexusId"/>, if any (REQUEST SENSE clears it, SPC-4 §6.29).</summary>
-    public byte[]? TakePendingSense(long nexusId)
-    {
-        lock (_lock) return _pendingSense.Remove(nexusId, out var sense) ? sense : null;
-    }
+    /// <summary>Takes the sense data pending for <paramref name="nexus"/>, if any (REQUEST SENSE clears it, SPC-4 §6.29).</summary>
+    public byte[]? TakePendingSense(InitiatorNexus nexus) => Present ? Interlocked.Exchange(ref Nexuses.Get(nexus).PendingSense, null) : null;
 
     // ------------------------------------------------------------------ identity
 

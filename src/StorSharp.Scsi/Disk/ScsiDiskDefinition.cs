@@ -54,4 +54,10 @@ public sealed record ScsiDiskMiniportOptions
 
     /// <summary>Report sense data in descriptor format (D_SENSE = 1 in the control mode page) from the start.</summary>
     public bool DescriptorSense { get; init; }
+
+    /// <summary>
+    /// Give every I_T nexus a POWER ON, RESET unit attention the first time it meets an LU (SAM-5
+    /// §6.3.1), as a real disk after power-on does. StorSharp's own nexus (<see cref="InitiatorNexus.Local"/>) never gets unit attentions.
+    /// </summary>
+    public bool PowerOnUnitAttention { get; init; } = true;
 }

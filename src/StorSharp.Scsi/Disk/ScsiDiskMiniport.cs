@@ -213,11 +213,38 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
         }
     }
 
-    /// <summary>Looks the CDB up in the opcode table, checks it, and runs the handler.</summary>
+    /// <summary>
+    /// Looks the CDB up in the opcode table, checks it, and runs the handler. The checks run in
+    /// SAM-5's order: a LUN that is not there, a pending unit attention, the opcode, reserved
+    /// bits, reservations, write protection.
+    /// </summary>
     private static void Dispatch(ScsiTask task)
     {
         var cdb = task.Cdb;
-        switch (Commands.Find(cdb, out var command))
+        var lookup = Commands.Find(cdb, out var command);
+        var flags = lookup == CommandLookup.Found ? command!.Flags : ScsiCommandFlags.None;
+        var unit = task.Unit;
+        if (!unit.Present)
+        {
+            if (lookup != CommandLookup.Found || (flags & ScsiCommandFlags.AnswersForAbsentUnit) == 0)
+            {
+                // SPC-4 §4.5.6 / SAM-5 §5.9: commands to a LUN that is not there.
+                task.CompleteCheckCondition(SenseCodes.LogicalUnitNotSupported);
+                return;
+            }
+        }
+        else
+        {
+            var nexus = task.Nexus = unit.Nexuses.Get(task.Srb.Nexus);
+            // SAM-5 §5.14: a pending unit attention fails any command but INQUIRY, REPORT LUNS and
+            // REQUEST SENSE, and is cleared by being reported.
+            if (nexus.HasUnitAttention && (flags & ScsiCommandFlags.IgnoresUnitAttention) == 0 && nexus.Take() is { } attention)
+            {
+                task.CompleteCheckCondition(attention);
+                return;
+            }
+        }
+        switch (lookup)
         {
             case CommandLookup.UnknownOpcode:
                 // SPC-4 §4.5.2.4.2: the field pointer names byte 0, the operation code.
@@ -237,13 +264,7 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
             task.CompleteCheckCondition(SenseCodes.InvalidFieldInCdb, pointer);
             return;
         }
-        if (!task.Unit.Present && (command.Flags & ScsiCommandFlags.AnswersForAbsentUnit) == 0)
-        {
-            // SPC-4 §4.5.6 / SAM-5 §5.9: commands to a LUN that is not there.
-            task.CompleteCheckCondition(SenseCodes.LogicalUnitNotSupported);
-            return;
-        }
-        if ((command.Flags & ScsiCommandFlags.Writes) != 0 && task.Unit.WriteProtected)
+        if ((flags & ScsiCommandFlags.Writes) != 0 && unit.WriteProtected)
         {
             task.CompleteCheckCondition(SenseCodes.WriteProtected);
             return;
@@ -263,7 +284,8 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
     /// </summary>
     private void Reset(Srb srb, Func<DiskUnit, bool> scope)
     {
-        DiscardWhere(scope);
+        // SAM-5 §6.3.3 / §7.6: every nexus learns of the reset by BUS DEVICE RESET FUNCTION OCCURRED.
+        DiscardWhere(scope, SenseCodes.BusDeviceResetFunctionOccurred);
         Complete(srb, SrbStatus.Success);
     }
 
@@ -271,14 +293,19 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
     /// <remarks>Like a target reset for every target on the bus; see the remarks on resets in docs/scsi-disk.md.</remarks>
     public bool ResetBus(byte pathId)
     {
-        DiscardWhere(u => u.Address.PathId == pathId);
+        DiscardWhere(u => u.Address.PathId == pathId, SenseCodes.BusReset);
         return true;
     }
 
-    private void DiscardWhere(Func<DiskUnit, bool> scope)
+    private void DiscardWhere(Func<DiskUnit, bool> scope, SenseCode attention)
     {
         var aborts = new List<Srb>();
-        foreach (var unit in _units.Values) if (scope(unit)) unit.DiscardAll(aborts);
+        foreach (var unit in _units.Values)
+        {
+            if (!scope(unit)) continue;
+            unit.DiscardAll(aborts);
+            unit.OnReset(attention);
+        }
         foreach (var abort in aborts) Complete(abort, SrbStatus.Success);
     }
 

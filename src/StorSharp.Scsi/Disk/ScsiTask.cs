@@ -43,12 +43,16 @@ internal sealed class ScsiTask
     private int _pieceLength;
     private byte[]? _bounce;
     private bool _flushFunction;
+    private bool _finished;
 
     internal ScsiTask? Prev, Next;
 
     public ScsiTask() => _onIoCompleted = OnIoCompleted;
 
     public Srb Srb { get; private set; } = null!;
+
+    /// <summary>The LU's state for the nexus the request came on; set at dispatch.</summary>
+    public NexusState? Nexus { get; set; }
 
     public DiskUnit Unit { get; private set; } = null!;
 
@@ -71,6 +75,8 @@ internal sealed class ScsiTask
         _abort = null;
         _kind = IoKind.None;
         _bounce = null;
+        _finished = false;
+        Nexus = null;
         BufferLength = (int)Math.Min(Math.Max(srb.DataTransferLength, 0), srb.Data.Length);
     }
 
@@ -109,6 +115,7 @@ internal sealed class ScsiTask
         var abort = Interlocked.Exchange(ref _abort, null);
         // BUS_RESET is what the port itself sets when it completes a request a reset covered, so
         // writing it cannot contradict what the submitter already saw.
+        _finished = true;
         srb.Status = Volatile.Read(ref _state) == Discarded ? SrbStatus.BusReset : SrbStatus.Aborted;
         if (srb.Status == SrbStatus.Aborted) srb.DataTransferLength = 0;
         Unit.End(this);
@@ -125,12 +132,38 @@ internal sealed class ScsiTask
         var srb = Srb;
         var port = Unit.Miniport.Port;
         var abort = Interlocked.Exchange(ref _abort, null);
+        _finished = true;
         Unit.End(this);
         port.CompleteRequest(srb);
         if (abort is not null)
         {
             abort.Status = SrbStatus.Success;
             port.CompleteRequest(abort);
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers for handlers
+
+    /// <summary>Copies the data-out buffer (up to <see cref="BufferLength"/>) into <paramref name="destination"/>; returns the bytes copied.</summary>
+    public int ReadDataOut(Span<byte> destination) => Srb.Data.CopyTo(0, destination[..Math.Min(destination.Length, BufferLength)]);
+
+    /// <summary>
+    /// Runs an asynchronous handler body (for commands off the hot path, where an async state
+    /// machine per request is acceptable). The body completes the task; if it throws first, the
+    /// exception is mapped to sense data.
+    /// </summary>
+    public void Run(Func<ScsiTask, ValueTask> body, bool writing) => _ = RunAsync(body, writing);
+
+    private async Task RunAsync(Func<ScsiTask, ValueTask> body, bool writing)
+    {
+        int generation = Generation;
+        try
+        {
+            await body(this).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Generation == generation && !_finished)
+        {
+            CompleteException(ex, writing, 0);
         }
     }
 
@@ -185,7 +218,7 @@ internal sealed class ScsiTask
         if (!TryClaim()) { FinishOverridden(); return; }
         Span<byte> sense = stackalloc byte[SenseData.MaxLength];
         int n = SenseData.Write(sense, Unit.DescriptorSense, code, specific, information);
-        if (!SrbResult.SetCheckCondition(Srb, sense[..n])) Unit.SetPendingSense(Srb.Nexus.Id, sense[..n]);
+        if (!SrbResult.SetCheckCondition(Srb, sense[..n])) Unit.SetPendingSense(Srb.Nexus, sense[..n]);
         Finish();
     }
 

@@ -76,6 +76,9 @@ public class CacheAndSenseTests
         await using var _h = h;
         var a = new InitiatorNexus("a", "t");
         var b = new InitiatorNexus("b", "t");
+        // Each new nexus first hears POWER ON, RESET.
+        (await h.ExecAsync(Cdbs.TestUnitReady(), nexus: a)).AssertCheckCondition(SenseCodes.PowerOnReset);
+        (await h.ExecAsync(Cdbs.TestUnitReady(), nexus: b)).AssertCheckCondition(SenseCodes.PowerOnReset);
         var failed = await h.ExecAsync([0xFD, 0, 0, 0, 0, 0], nexus: a, senseLength: 0);
         Assert.Equal(ScsiStatus.CheckCondition, failed.ScsiStatus);
         Assert.Empty(failed.Sense);

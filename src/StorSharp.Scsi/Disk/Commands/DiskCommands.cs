@@ -16,6 +16,7 @@ internal static class DiskCommands
         .. ReadWriteCommands.Rows,
         .. CacheCommands.Rows,
         .. ReportLunsCommand.Rows,
+        .. ModeCommands.Rows,
     ]);
 
     /// <summary>Shorthand for a row.</summary>

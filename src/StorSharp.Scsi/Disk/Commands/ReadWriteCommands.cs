@@ -47,6 +47,8 @@ internal static class ReadWriteCommands
             return;
         }
         long bytes = c.TransferLength * (long)geometry.LogicalBlockSize;
-        task.StartBlockIo(write, (long)c.Lba, bytes, write && c.Fua ? BlockWriteFlags.ForceUnitAccess : BlockWriteFlags.None);
+        // With WCE = 0 in the caching mode page every write goes to the medium (SBC-4 §6.5.5).
+        bool fua = write && (c.Fua || !task.Unit.Mode.WriteCacheEnabled);
+        task.StartBlockIo(write, (long)c.Lba, bytes, fua ? BlockWriteFlags.ForceUnitAccess : BlockWriteFlags.None);
     }
 }

@@ -33,6 +33,8 @@ internal static class ReportLunsCommand
                 n += Encode(lun, data[n..]);
         }
         BinaryPrimitives.WriteUInt32BigEndian(data, (uint)(n - 8));
+        // SPC-4 §6.33: REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED for its nexus.
+        task.Nexus?.Clear(SenseCodes.ReportedLunsDataHasChanged);
         task.CompleteDataIn(data[..n], allocation);
     }
 

@@ -19,7 +19,7 @@ internal static class StatusCommands
     private static void TestUnitReady(ScsiTask task) => task.CompleteGood();
 
     /// <summary>
-    /// Returns the sense data pending for this I_T nexus, or NO SENSE, in the format the DESC bit
+    /// Returns a pending unit attention, else the sense data pending for this I_T nexus, else NO SENSE, in the format the DESC bit
     /// asks for. With autosense (every StorSharp front end) errors travel with their status, so
     /// what is pending here is sense that had no room in its request.
     /// </summary>
@@ -34,7 +34,12 @@ internal static class StatusCommands
             // SPC-4 §6.29: to a LUN that is not there, REQUEST SENSE returns GOOD with LOGICAL UNIT NOT SUPPORTED.
             n = SenseData.Write(sense, descriptor, SenseCodes.LogicalUnitNotSupported);
         }
-        else if (task.Unit.TakePendingSense(task.Srb.Nexus.Id) is { } pending && SenseData.TryParse(pending, out var info))
+        else if (task.Nexus?.Take() is { } attention)
+        {
+            // SPC-4 §6.29: a pending unit attention is returned (and cleared) as the sense data.
+            n = SenseData.Write(sense, descriptor, attention);
+        }
+        else if (task.Unit.TakePendingSense(task.Srb.Nexus) is { } pending && SenseData.TryParse(pending, out var info))
         {
             n = SenseData.Write(sense, descriptor, info.Code, info.Specific, info.InformationValid ? info.Information : null);
         }

@@ -20,7 +20,19 @@ internal static class VpdPages
         (0x00, SupportedPages),
         (0x80, UnitSerialNumber),
         (0x83, DeviceIdentification),
+        (0xB0, BlockLimits),
+        (0xB1, BlockDeviceCharacteristics),
+        (0xB2, LogicalBlockProvisioning),
     ];
+
+    /// <summary>The largest UNMAP / WRITE SAME a single command may cover, in blocks (VPD B0h).</summary>
+    public const uint MaxUnmapBlocks = 0x0040_0000;
+
+    /// <summary>The most block descriptors one UNMAP parameter list may carry (VPD B0h).</summary>
+    public const uint MaxUnmapDescriptors = 256;
+
+    /// <summary>The most blocks one COMPARE AND WRITE may cover (VPD B0h).</summary>
+    public const byte MaxCompareAndWriteBlocks = 64;
 
     /// <summary>The builder of a page, or null when the LU does not have it.</summary>
     public static VpdPageBuilder? Find(byte code, DiskUnit unit)
@@ -89,6 +101,48 @@ internal static class VpdPages
         utf8[length..padded].Clear();
         n += Designator(page[n..], codeSet: 3, association: 1, type: 8, utf8[..padded]);
         return n;
+    }
+
+    /// <summary>Page B0h (SBC-4 §6.6.4): transfer, unmap and write-same limits.</summary>
+    private static int BlockLimits(ScsiTask task, Span<byte> page)
+    {
+        var unit = task.Unit;
+        var g = task.Device.Geometry;
+        page[4] = 0x01; // WSNZ: WRITE SAME with zero blocks is refused
+        page[5] = MaxCompareAndWriteBlocks;
+        BinaryPrimitives.WriteUInt16BigEndian(page[6..], (ushort)(1 << (g.PhysicalBlockExponent & 0x0F)));
+        uint maxTransfer = (uint)(unit.Miniport.Options.MaximumTransferLength / g.LogicalBlockSize);
+        BinaryPrimitives.WriteUInt32BigEndian(page[8..], maxTransfer);
+        BinaryPrimitives.WriteUInt32BigEndian(page[12..], (uint)Math.Max(g.OptimalTransferBlocks, 0));
+        BinaryPrimitives.WriteUInt32BigEndian(page[16..], maxTransfer); // MAXIMUM PREFETCH LENGTH
+        if (unit.ThinProvisioned)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(page[20..], MaxUnmapBlocks);
+            BinaryPrimitives.WriteUInt32BigEndian(page[24..], MaxUnmapDescriptors);
+            BinaryPrimitives.WriteUInt32BigEndian(page[28..], 1); // OPTIMAL UNMAP GRANULARITY
+        }
+        BinaryPrimitives.WriteUInt64BigEndian(page[36..], MaxUnmapBlocks); // MAXIMUM WRITE SAME LENGTH
+        return 64;
+    }
+
+    /// <summary>Page B1h (SBC-4 §6.6.2): MEDIUM ROTATION RATE 1 = non-rotating, from the device's NonRotational capability.</summary>
+    private static int BlockDeviceCharacteristics(ScsiTask task, Span<byte> page)
+    {
+        if ((task.Device.Capabilities & Block.BlockDeviceCapabilities.NonRotational) != 0) page[5] = 0x01;
+        return 64;
+    }
+
+    /// <summary>Page B2h (SBC-4 §6.6.6): UNMAP and WRITE SAME with UNMAP on thin LUs, LBPRZ, provisioning type.</summary>
+    private static int LogicalBlockProvisioning(ScsiTask task, Span<byte> page)
+    {
+        var unit = task.Unit;
+        if (unit.ThinProvisioned)
+        {
+            page[5] = 0xE0; // LBPU, LBPWS, LBPWS10
+            if ((task.Device.Capabilities & Block.BlockDeviceCapabilities.UnmapReadsZeroes) != 0) page[5] |= 0x04; // LBPRZ = 001b
+            page[6] = 0x02; // PROVISIONING TYPE: thin
+        }
+        return 8;
     }
 
     private static int Designator(Span<byte> d, int codeSet, int association, int type, ReadOnlySpan<byte> value)
