@@ -45,8 +45,10 @@ public sealed class ScsiCommand
     private readonly byte[] _usage;
 
     internal ScsiCommand(byte opcode, byte? serviceAction, string name, DataDirection direction, byte[] usage,
-        ReservationAccess reservation, ScsiCommandFlags flags, ScsiCommandHandler handler, uint timeoutSeconds = 30)
+        ReservationAccess reservation, ScsiCommandFlags flags, ScsiCommandHandler handler, uint timeoutSeconds = 30,
+        Func<DiskUnit, bool>? availableOn = null)
     {
+        AvailableOn = availableOn;
         if (usage.Length is not (6 or 10 or 12 or 16)) throw new ArgumentException($"{name}: a CDB usage map is 6, 10, 12 or 16 bytes.", nameof(usage));
         if (usage[0] != opcode) throw new ArgumentException($"{name}: the usage map must start with the opcode.", nameof(usage));
         if (serviceAction is { } sa && (usage[1] & 0x1F) != sa) throw new ArgumentException($"{name}: byte 1 of the usage map must carry the service action.", nameof(usage));
@@ -93,6 +95,11 @@ public sealed class ScsiCommand
     public uint TimeoutSeconds { get; }
 
     internal ScsiCommandHandler Handler { get; }
+
+    /// <summary>When set, the command exists only on LUs for which this is true (UNMAP on thin LUs); elsewhere it is an unknown opcode, in dispatch and in REPORT SUPPORTED OPERATION CODES alike.</summary>
+    internal Func<DiskUnit, bool>? AvailableOn { get; }
+
+    internal bool IsAvailableOn(DiskUnit unit) => AvailableOn is null || !unit.Present || AvailableOn(unit);
 
     /// <summary>
     /// Checks <paramref name="cdb"/> against the usage map: every bit set must be one the command

@@ -222,6 +222,7 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
     {
         var cdb = task.Cdb;
         var lookup = Commands.Find(cdb, out var command);
+        if (lookup == CommandLookup.Found && !command!.IsAvailableOn(task.Unit)) lookup = CommandLookup.UnknownOpcode;
         var flags = lookup == CommandLookup.Found ? command!.Flags : ScsiCommandFlags.None;
         var unit = task.Unit;
         if (!unit.Present)
