@@ -9,12 +9,14 @@ namespace StorSharp.Scsi.Tests;
 internal sealed class TestBlockDevice : IBlockDevice
 {
     private readonly byte[] _data;
+    private readonly bool[] _unmapped;
     private TaskCompletionSource? _readGate;
 
     public TestBlockDevice(long blockCount = 1024, int blockSize = 512, BlockDeviceCapabilities capabilities = BlockDeviceCapabilities.Flush,
         byte physicalExponent = 0, long? reportedBlockCount = null)
     {
         _data = new byte[blockCount * blockSize];
+        _unmapped = new bool[blockCount];
         Geometry = new BlockGeometry(blockSize, reportedBlockCount ?? blockCount, physicalExponent);
         Capabilities = capabilities;
     }
@@ -69,6 +71,7 @@ internal sealed class TestBlockDevice : IBlockDevice
         LastWriteFlags = flags;
         Check(lba, buffer.Length);
         buffer.Span.CopyTo(_data.AsSpan((int)(lba * Geometry.LogicalBlockSize)));
+        _unmapped.AsSpan((int)lba, buffer.Length / Geometry.LogicalBlockSize).Clear();
         return ValueTask.CompletedTask;
     }
 
@@ -79,20 +82,41 @@ internal sealed class TestBlockDevice : IBlockDevice
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask UnmapAsync(long lba, long blockCount, CancellationToken cancellationToken = default) =>
-        WriteZeroesAsync(lba, blockCount, WriteZeroesFlags.MayUnmap, cancellationToken);
+    public int UnmapCount;
+    public WriteZeroesFlags LastZeroFlags;
+
+    public bool IsUnmapped(long lba) => _unmapped[lba];
+
+    public ValueTask UnmapAsync(long lba, long blockCount, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref UnmapCount);
+        var r = WriteZeroesAsync(lba, blockCount, WriteZeroesFlags.MayUnmap, cancellationToken);
+        _unmapped.AsSpan((int)lba, (int)blockCount).Fill(true);
+        return r;
+    }
 
     public ValueTask WriteZeroesAsync(long lba, long blockCount, WriteZeroesFlags flags = WriteZeroesFlags.None, CancellationToken cancellationToken = default)
     {
         Check(lba, blockCount * Geometry.LogicalBlockSize);
+        LastZeroFlags = flags;
         _data.AsSpan((int)(lba * Geometry.LogicalBlockSize), (int)(blockCount * Geometry.LogicalBlockSize)).Clear();
+        _unmapped.AsSpan((int)lba, (int)blockCount).Fill((flags & WriteZeroesFlags.MayUnmap) != 0);
         return ValueTask.CompletedTask;
     }
 
     public ValueTask<int> GetExtentsAsync(long lba, long blockCount, Memory<BlockExtent> destination, CancellationToken cancellationToken = default)
     {
-        destination.Span[0] = new BlockExtent(lba, blockCount, BlockExtentFlags.Data);
-        return ValueTask.FromResult(1);
+        int n = 0;
+        long end = Math.Min(lba + blockCount, _unmapped.Length);
+        for (long start = lba; start < end && n < destination.Length;)
+        {
+            bool hole = _unmapped[start];
+            long stop = start;
+            while (stop < end && _unmapped[stop] == hole) stop++;
+            destination.Span[n++] = new BlockExtent(start, stop - start, hole ? BlockExtentFlags.Hole | BlockExtentFlags.Zero : BlockExtentFlags.Data);
+            start = stop;
+        }
+        return ValueTask.FromResult(n);
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

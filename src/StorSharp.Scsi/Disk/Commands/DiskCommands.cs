@@ -17,10 +17,15 @@ internal static class DiskCommands
         .. CacheCommands.Rows,
         .. ReportLunsCommand.Rows,
         .. ModeCommands.Rows,
+        .. ReportSupportedCommands.Rows,
+        .. ProvisioningCommands.Rows,
     ]);
 
     /// <summary>Shorthand for a row.</summary>
     public static ScsiCommand Row(byte opcode, string name, DataDirection direction, byte[] usage, ReservationAccess reservation,
-        ScsiCommandFlags flags, ScsiCommandHandler handler, byte? serviceAction = null) =>
-        new(opcode, serviceAction, name, direction, usage, reservation, flags, handler);
+        ScsiCommandFlags flags, ScsiCommandHandler handler, byte? serviceAction = null, Func<DiskUnit, bool>? availableOn = null, uint timeoutSeconds = 30) =>
+        new(opcode, serviceAction, name, direction, usage, reservation, flags, handler, timeoutSeconds, availableOn);
+
+    /// <summary>Thin-provisioning commands exist only on thin LUs (LBPME = 1).</summary>
+    public static bool Thin(DiskUnit unit) => unit.ThinProvisioned;
 }
