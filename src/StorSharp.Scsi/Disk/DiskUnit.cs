@@ -145,6 +145,20 @@ internal sealed class DiskUnit
         return false;
     }
 
+    /// <summary>Range locks for the read-modify-write commands.</summary>
+    public RangeLock Ranges { get; } = new();
+
+    /// <summary>True when a task other than <paramref name="except"/> has a plain WRITE in flight that overlaps [start, end).</summary>
+    public bool HasOverlappingWrite(ScsiTask except, long start, long end)
+    {
+        lock (_lock)
+        {
+            for (var t = _inFlight; t is not null; t = t.Next)
+                if (!ReferenceEquals(t, except) && t.WriteOverlaps(start, end)) return true;
+        }
+        return false;
+    }
+
     /// <summary>How many tasks are in flight (tests and diagnostics).</summary>
     public int InFlightCount
     {

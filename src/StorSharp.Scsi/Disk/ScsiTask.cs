@@ -47,6 +47,10 @@ internal sealed class ScsiTask
 
     internal ScsiTask? Prev, Next;
 
+    // The range a plain WRITE is about to change, published before it checks the range locks
+    // (and read by lockers through DiskUnit.HasOverlappingWrite). -1 when none.
+    private long _writeStart = -1, _writeEnd;
+
     public ScsiTask() => _onIoCompleted = OnIoCompleted;
 
     public Srb Srb { get; private set; } = null!;
@@ -77,6 +81,7 @@ internal sealed class ScsiTask
         _bounce = null;
         _finished = false;
         Nexus = null;
+        Volatile.Write(ref _writeStart, -1);
         BufferLength = (int)Math.Min(Math.Max(srb.DataTransferLength, 0), srb.Data.Length);
     }
 
@@ -141,6 +146,51 @@ internal sealed class ScsiTask
             port.CompleteRequest(abort);
         }
     }
+
+    // ------------------------------------------------------------------ range locks
+
+    /// <summary>
+    /// Publishes the range a plain WRITE will change, then reports whether a range lock is in the
+    /// way. Publish-then-check here and lock-then-scan in <see cref="RunLocked"/> make sure one of
+    /// the two sees the other (each side writes, then fences, then reads).
+    /// </summary>
+    public bool PublishWrite(long start, long end)
+    {
+        Volatile.Write(ref _writeEnd, end);
+        Volatile.Write(ref _writeStart, start);
+        Interlocked.MemoryBarrier();
+        if (Unit.Ranges.IsIdle || !Unit.Ranges.Overlaps(start, end)) return true;
+        Volatile.Write(ref _writeStart, -1);
+        return false;
+    }
+
+    /// <summary>True when this task has published a write that overlaps [start, end).</summary>
+    public bool WriteOverlaps(long start, long end)
+    {
+        long s = Volatile.Read(ref _writeStart);
+        return s >= 0 && s < end && start < Volatile.Read(ref _writeEnd);
+    }
+
+    /// <summary>A plain WRITE that met a range lock: wait for the range, publish again, then write.</summary>
+    public void StartBlockIoAfterLocks(long lba, long blocks, long commandBytes, BlockWriteFlags flags) => Run(async t =>
+    {
+        do await t.Unit.Ranges.WaitUntilFreeAsync(lba, lba + blocks).ConfigureAwait(false);
+        while (!t.PublishWrite(lba, lba + blocks));
+        t.StartBlockIo(true, lba, commandBytes, flags);
+    }, writing: true);
+
+    /// <summary>
+    /// Runs <paramref name="body"/> holding an exclusive lock on [start, end), after every plain
+    /// WRITE already in flight on that range has finished: the body's read-modify-write is atomic
+    /// against every other writer.
+    /// </summary>
+    public void RunLocked(long start, long end, Func<ScsiTask, ValueTask> body) => Run(async t =>
+    {
+        using var holder = await t.Unit.Ranges.AcquireAsync(start, end).ConfigureAwait(false);
+        Interlocked.MemoryBarrier();
+        while (t.Unit.HasOverlappingWrite(t, start, end)) await Task.Delay(1).ConfigureAwait(false);
+        await body(t).ConfigureAwait(false);
+    }, writing: true);
 
     // ------------------------------------------------------------------ helpers for handlers
 

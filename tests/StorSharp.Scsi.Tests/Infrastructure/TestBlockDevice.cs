@@ -33,6 +33,9 @@ internal sealed class TestBlockDevice : IBlockDevice
 
     public Span<byte> Bytes => _data;
 
+    /// <summary>Reads complete asynchronously, after a short delay, so concurrent commands interleave.</summary>
+    public bool YieldReads;
+
     /// <summary>From now on reads wait until <see cref="ReleaseReads"/>.</summary>
     public void HoldReads() => _readGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -53,6 +56,7 @@ internal sealed class TestBlockDevice : IBlockDevice
         var gate = _readGate;
         ReadStarted.TrySetResult();
         if (gate is not null) return new ValueTask(ReadLaterAsync(gate.Task, lba, buffer));
+        if (YieldReads) return new ValueTask(ReadLaterAsync(Task.Delay(1), lba, buffer));
         Check(lba, buffer.Length);
         _data.AsSpan((int)(lba * Geometry.LogicalBlockSize), buffer.Length).CopyTo(buffer.Span);
         return ValueTask.CompletedTask;

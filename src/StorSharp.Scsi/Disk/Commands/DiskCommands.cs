@@ -19,6 +19,8 @@ internal static class DiskCommands
         .. ModeCommands.Rows,
         .. ReportSupportedCommands.Rows,
         .. ProvisioningCommands.Rows,
+        .. VerifyCommands.Rows,
+        .. AtomicWriteCommands.Rows,
     ]);
 
     /// <summary>Shorthand for a row.</summary>

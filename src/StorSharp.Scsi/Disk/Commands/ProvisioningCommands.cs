@@ -56,7 +56,7 @@ internal static class ProvisioningCommands
             total += blocks;
             if (total > VpdPages.MaxUnmapBlocks) { Fail(task, 8 + i * 16 + 8); return; }
         }
-        task.Run(async t =>
+        task.RunLocked(0, long.MaxValue, async t =>
         {
             for (int i = 0; i < count; i++)
             {
@@ -66,7 +66,7 @@ internal static class ProvisioningCommands
                 if (blocks != 0) await t.Device.UnmapAsync(lba, blocks).ConfigureAwait(false);
             }
             t.CompleteTransfer(length);
-        }, writing: true);
+        });
     }
 
     private static void Fail(ScsiTask task, int byteIndex, int bit = -1) =>
@@ -99,7 +99,7 @@ internal static class ProvisioningCommands
         long commandBytes = ndob ? 0 : blockSize;
         bool mayUnmap = unmap && task.Unit.ThinProvisioned;
         bool fua = !task.Unit.Mode.WriteCacheEnabled;
-        task.Run(async t =>
+        task.RunLocked((long)lba, (long)lba + blocks, async t =>
         {
             if (pattern is null)
             {
@@ -124,7 +124,7 @@ internal static class ProvisioningCommands
                 finally { ArrayPool<byte>.Shared.Return(chunk); }
             }
             t.CompleteTransfer(commandBytes);
-        }, writing: true);
+        });
     }
 
     // ------------------------------------------------------------------ GET LBA STATUS

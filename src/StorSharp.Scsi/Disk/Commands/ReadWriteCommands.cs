@@ -49,6 +49,14 @@ internal static class ReadWriteCommands
         long bytes = c.TransferLength * (long)geometry.LogicalBlockSize;
         // With WCE = 0 in the caching mode page every write goes to the medium (SBC-4 §6.5.5).
         bool fua = write && (c.Fua || !task.Unit.Mode.WriteCacheEnabled);
-        task.StartBlockIo(write, (long)c.Lba, bytes, fua ? BlockWriteFlags.ForceUnitAccess : BlockWriteFlags.None);
+        var flags = fua ? BlockWriteFlags.ForceUnitAccess : BlockWriteFlags.None;
+        long lba = (long)c.Lba;
+        if (write && !task.PublishWrite(lba, lba + c.TransferLength))
+        {
+            // A COMPARE AND WRITE (or another locked command) holds part of the range: wait for it.
+            task.StartBlockIoAfterLocks(lba, c.TransferLength, bytes, flags);
+            return;
+        }
+        task.StartBlockIo(write, lba, bytes, flags);
     }
 }
