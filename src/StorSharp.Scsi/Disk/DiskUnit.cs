@@ -131,6 +131,7 @@ internal sealed class DiskUnit
     public void OnReset(SenseCode attention)
     {
         Mode.CopyFrom(ModeParameters.Defaults(Miniport.Options.DescriptorSense));
+        lock (_lock) _preventing.Clear(); // SBC-4 §5.18: a reset ends every prevention
         Nexuses.AddToAll(attention);
     }
 
@@ -143,6 +144,26 @@ internal sealed class DiskUnit
                 if (ReferenceEquals(t.Srb, target)) return t.TryMarkAborted(abort);
         }
         return false;
+    }
+
+    /// <summary>Stopped by START STOP UNIT: medium access fails with NOT READY until started.</summary>
+    public volatile bool Stopped;
+
+    /// <summary>False after START STOP UNIT ejected the medium of a removable LU.</summary>
+    public volatile bool MediumPresent = true;
+
+    private readonly HashSet<long> _preventing = [];
+
+    /// <summary>True while some I_T nexus prevents medium removal (PREVENT ALLOW MEDIUM REMOVAL).</summary>
+    public bool IsRemovalPrevented { get { lock (_lock) return _preventing.Count > 0; } }
+
+    /// <summary>Records a nexus's PREVENT (true) or ALLOW (false); removal is prevented while any nexus prevents it (SBC-4 §5.18).</summary>
+    public void SetRemovalPrevented(long nexusId, bool prevent)
+    {
+        lock (_lock)
+        {
+            if (prevent) _preventing.Add(nexusId); else _preventing.Remove(nexusId);
+        }
     }
 
     /// <summary>Range locks for the read-modify-write commands.</summary>

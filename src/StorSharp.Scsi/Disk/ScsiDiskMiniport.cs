@@ -265,6 +265,12 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
             task.CompleteCheckCondition(SenseCodes.InvalidFieldInCdb, pointer);
             return;
         }
+        if ((flags & ScsiCommandFlags.NeedsMedium) != 0 && (!unit.MediumPresent || unit.Stopped))
+        {
+            // SBC-4 §4.19: without medium, or stopped by START STOP UNIT, medium access is NOT READY.
+            task.CompleteCheckCondition(!unit.MediumPresent ? SenseCodes.MediumNotPresentTrayOpen : SenseCodes.NotReadyInitializingCommandRequired);
+            return;
+        }
         if ((flags & ScsiCommandFlags.Writes) != 0 && unit.WriteProtected)
         {
             task.CompleteCheckCondition(SenseCodes.WriteProtected);

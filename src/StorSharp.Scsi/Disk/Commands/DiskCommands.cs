@@ -21,6 +21,7 @@ internal static class DiskCommands
         .. ProvisioningCommands.Rows,
         .. VerifyCommands.Rows,
         .. AtomicWriteCommands.Rows,
+        .. MediumCommands.Rows,
     ]);
 
     /// <summary>Shorthand for a row.</summary>
