@@ -132,6 +132,7 @@ internal sealed class DiskUnit
     {
         Mode.CopyFrom(ModeParameters.Defaults(Miniport.Options.DescriptorSense));
         lock (_lock) _preventing.Clear(); // SBC-4 §5.18: a reset ends every prevention
+        Interlocked.Exchange(ref _reservationHolder, 0); // SPC-2 §5.5.1: a reset releases RESERVE reservations
         Nexuses.AddToAll(attention);
     }
 
@@ -165,6 +166,21 @@ internal sealed class DiskUnit
             if (prevent) _preventing.Add(nexusId); else _preventing.Remove(nexusId);
         }
     }
+
+    private long _reservationHolder;
+
+    /// <summary>The nexus id holding a RESERVE(6)/(10) reservation, 0 for none.</summary>
+    public long ReservationHolder => Interlocked.Read(ref _reservationHolder);
+
+    /// <summary>Reserves the LU for <paramref name="nexusId"/>; false when another nexus holds it.</summary>
+    public bool TryReserve(long nexusId)
+    {
+        long previous = Interlocked.CompareExchange(ref _reservationHolder, nexusId, 0);
+        return previous == 0 || previous == nexusId;
+    }
+
+    /// <summary>Releases the reservation if <paramref name="nexusId"/> holds it (SPC-2 §7.21: otherwise a no-op).</summary>
+    public void Release(long nexusId) => Interlocked.CompareExchange(ref _reservationHolder, 0, nexusId);
 
     /// <summary>Range locks for the read-modify-write commands.</summary>
     public RangeLock Ranges { get; } = new();

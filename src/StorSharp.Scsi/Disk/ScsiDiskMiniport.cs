@@ -265,6 +265,11 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
             task.CompleteCheckCondition(SenseCodes.InvalidFieldInCdb, pointer);
             return;
         }
+        if (unit.ReservationHolder != 0 && ReserveReleaseCommands.Conflicts(unit, task.Srb.Nexus.Id, command))
+        {
+            task.CompleteStatus(ScsiStatus.ReservationConflict);
+            return;
+        }
         if ((flags & ScsiCommandFlags.NeedsMedium) != 0 && (!unit.MediumPresent || unit.Stopped))
         {
             // SBC-4 §4.19: without medium, or stopped by START STOP UNIT, medium access is NOT READY.

@@ -22,6 +22,7 @@ internal static class DiskCommands
         .. VerifyCommands.Rows,
         .. AtomicWriteCommands.Rows,
         .. MediumCommands.Rows,
+        .. ReserveReleaseCommands.Rows,
     ]);
 
     /// <summary>Shorthand for a row.</summary>
