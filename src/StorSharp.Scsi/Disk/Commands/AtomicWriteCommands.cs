@@ -1,0 +1,89 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using StorSharp.Block;
+using StorSharp.Port;
+using static StorSharp.Scsi.DiskCommands;
+
+namespace StorSharp.Scsi;
+
+/// <summary>
+/// COMPARE AND WRITE (SBC-4 §5.3) and ORWRITE(16) (SBC-4 §5.10): read-modify-write commands run
+/// under an exclusive range lock, so they are atomic against every other writer of those blocks.
+/// </summary>
+internal static class AtomicWriteCommands
+{
+    public static ScsiCommand[] Rows =>
+    [
+        Row(ScsiOpcodes.CompareAndWrite, "COMPARE AND WRITE", DataDirection.Out,
+            [ScsiOpcodes.CompareAndWrite, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0x3F, 0x00],
+            ReservationAccess.Write, ScsiCommandFlags.NeedsMedium | ScsiCommandFlags.Writes, CompareAndWrite),
+        Row(ScsiOpcodes.OrWrite16, "ORWRITE(16)", DataDirection.Out,
+            [ScsiOpcodes.OrWrite16, 0x18, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x3F, 0x00],
+            ReservationAccess.Write, ScsiCommandFlags.NeedsMedium | ScsiCommandFlags.Writes, OrWrite),
+    ];
+
+    private static void CompareAndWrite(ScsiTask task)
+    {
+        var cdb = task.Cdb;
+        ulong lba = BinaryPrimitives.ReadUInt64BigEndian(cdb[2..]);
+        int blocks = cdb[13];
+        bool fua = (cdb[1] & 0x08) != 0 || !task.Unit.Mode.WriteCacheEnabled;
+        var g = task.Device.Geometry;
+        if (blocks == 0) { task.CompleteGood(); return; }
+        if (blocks > VpdPages.MaxCompareAndWriteBlocks) { task.CompleteInvalidField(13); return; }
+        if (!BlockCdb.IsInRange(lba, (ulong)blocks, (ulong)g.BlockCount)) { task.CompleteCheckCondition(SenseCodes.LbaOutOfRange); return; }
+        int half = blocks * g.LogicalBlockSize;
+        // SBC-4 §5.3: the Data-Out buffer holds the verify data then the write data, 2 x N blocks exactly.
+        if (task.BufferLength != 2 * half) { task.CompleteInvalidField(13); return; }
+        long start = (long)lba;
+        task.RunLocked(start, start + blocks, async t =>
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(3 * half);
+            try
+            {
+                t.ReadDataOut(buffer.AsSpan(0, 2 * half));
+                var medium = buffer.AsMemory(2 * half, half);
+                await t.Device.ReadAsync(start, medium).ConfigureAwait(false);
+                long mismatch = VerifyCommands.FirstDifference(medium.Span, buffer.AsSpan(0, half));
+                if (mismatch >= 0)
+                {
+                    // MISCOMPARE with the offset of the first differing byte in INFORMATION.
+                    t.CompleteCheckCondition(SenseCodes.MiscompareDuringVerify, default, (ulong)mismatch);
+                    return;
+                }
+                await t.Device.WriteAsync(start, buffer.AsMemory(half, half), fua ? BlockWriteFlags.ForceUnitAccess : BlockWriteFlags.None).ConfigureAwait(false);
+                t.CompleteTransfer(2 * half);
+            }
+            finally { ArrayPool<byte>.Shared.Return(buffer); }
+        });
+    }
+
+    private static void OrWrite(ScsiTask task)
+    {
+        BlockCdb.TryRead(task.Cdb, out var c);
+        var g = task.Device.Geometry;
+        if (!BlockCdb.IsInRange(c.Lba, c.TransferLength, (ulong)g.BlockCount)) { task.CompleteCheckCondition(SenseCodes.LbaOutOfRange); return; }
+        if (c.TransferLength == 0) { task.CompleteGood(); return; }
+        long bytes = (long)c.TransferLength * g.LogicalBlockSize;
+        int moved = (int)(Math.Min(bytes, task.BufferLength) / g.LogicalBlockSize * g.LogicalBlockSize);
+        long start = (long)c.Lba;
+        bool fua = c.Fua || !task.Unit.Mode.WriteCacheEnabled;
+        task.RunLocked(start, start + c.TransferLength, async t =>
+        {
+            if (moved == 0) { t.CompleteTransfer(bytes); return; }
+            var buffer = ArrayPool<byte>.Shared.Rent(2 * moved);
+            try
+            {
+                var medium = buffer.AsMemory(0, moved);
+                await t.Device.ReadAsync(start, medium).ConfigureAwait(false);
+                var data = buffer.AsSpan(moved, moved);
+                t.ReadDataOut(data);
+                var m = medium.Span;
+                for (int i = 0; i < moved; i++) m[i] |= data[i];
+                await t.Device.WriteAsync(start, medium, fua ? BlockWriteFlags.ForceUnitAccess : BlockWriteFlags.None).ConfigureAwait(false);
+                t.CompleteTransfer(bytes);
+            }
+            finally { ArrayPool<byte>.Shared.Return(buffer); }
+        });
+    }
+}

@@ -1,0 +1,335 @@
+using System.Collections.Concurrent;
+using System.Collections.Frozen;
+using StorSharp.Port;
+
+namespace StorSharp.Scsi;
+
+/// <summary>
+/// A virtual miniport that serves SCSI disks (peripheral device type 0, SBC-4) over block devices:
+/// the StorSharp counterpart of a Storport virtual disk miniport. It turns CDBs into block
+/// operations through a declarative opcode table (<see cref="Commands"/>); the block devices never
+/// see a CDB.
+/// </summary>
+/// <example>
+/// <code>
+/// var disks = new[] { new ScsiDiskDefinition(new ScsiAddress(0, 0, 0), ramDisk) { ProductId = "Scratch" } };
+/// await using var port = new StoragePort();
+/// var adapter = await port.AddAdapterAsync(ScsiDiskMiniport.CreateRegistration(disks));
+/// </code>
+/// </example>
+public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
+{
+    private readonly FrozenDictionary<ScsiAddress, DiskUnit> _units;
+    private readonly FrozenDictionary<(byte Bus, byte Target), byte[]> _targets;
+    private readonly ConcurrentDictionary<ScsiAddress, DiskUnit> _absent = new();
+    private IPortServices? _port;
+
+    /// <summary>Creates the miniport for one adapter.</summary>
+    /// <param name="disks">The LUs to serve; addresses must be unique.</param>
+    /// <param name="options">Adapter-wide settings; defaults when null.</param>
+    /// <exception cref="ArgumentException">Two disks share an address, or a definition is malformed.</exception>
+    public ScsiDiskMiniport(IEnumerable<ScsiDiskDefinition> disks, ScsiDiskMiniportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(disks);
+        Options = options ?? new ScsiDiskMiniportOptions();
+        var units = new Dictionary<ScsiAddress, DiskUnit>();
+        foreach (var d in disks)
+        {
+            ArgumentNullException.ThrowIfNull(d);
+            ArgumentNullException.ThrowIfNull(d.Device);
+            if (d.Address.PathId == ScsiAddress.Wildcard || d.Address.TargetId == ScsiAddress.Wildcard || d.Address.Lun == ScsiAddress.Wildcard)
+                throw new ArgumentException($"The address {d.Address} uses the wildcard value 255.", nameof(disks));
+            if (!units.TryAdd(d.Address, new DiskUnit(this, d, Options)))
+                throw new ArgumentException($"Two disks are defined at {d.Address}.", nameof(disks));
+        }
+        _units = units.ToFrozenDictionary();
+        _targets = units.Keys.GroupBy(a => (a.PathId, a.TargetId))
+            .ToFrozenDictionary(g => g.Key, g => g.Select(a => a.Lun).Order().ToArray());
+        Disks = [.. units.Values.Select(u => u.Definition!)];
+    }
+
+    /// <summary>Makes the registration record for <see cref="StoragePort.AddAdapterAsync"/>: every adapter it creates serves <paramref name="disks"/>.</summary>
+    /// <param name="disks">The LUs to serve.</param>
+    /// <param name="options">Adapter-wide settings.</param>
+    /// <param name="name">The miniport's name in events and listings.</param>
+    public static VirtualMiniportRegistration CreateRegistration(IEnumerable<ScsiDiskDefinition> disks, ScsiDiskMiniportOptions? options = null, string name = "ScsiDisk")
+    {
+        var list = disks.ToArray();
+        _ = new ScsiDiskMiniport(list, options); // validate now, not when the port calls back
+        return new VirtualMiniportRegistration
+        {
+            Name = name,
+            CreateMiniport = () => new ScsiDiskMiniport(list, options),
+            TaggedQueuing = true,
+            MultipleRequestPerLu = true,
+            AutoRequestSense = true,
+        };
+    }
+
+    /// <summary>The opcode table of a SCSI disk: every command the miniport serves.</summary>
+    public static ScsiCommandTable Commands => DiskCommands.Table;
+
+    /// <summary>The settings.</summary>
+    public ScsiDiskMiniportOptions Options { get; }
+
+    /// <summary>The LUs served.</summary>
+    public IReadOnlyList<ScsiDiskDefinition> Disks { get; }
+
+    internal IPortServices Port => _port ?? throw new InvalidOperationException("FindAdapter has not run.");
+
+    internal IEnumerable<byte> LunsOf(byte bus, byte target) => _targets.TryGetValue((bus, target), out var luns) ? luns : [];
+
+    internal int InFlightCount(ScsiAddress address) => _units.TryGetValue(address, out var u) ? u.InFlightCount : 0;
+
+    // ------------------------------------------------------------------ initialisation
+
+    /// <inheritdoc/>
+    public FindAdapterResult FindAdapter(IPortServices port, PortConfiguration configuration, string? arguments)
+    {
+        _port = port;
+        int maxBus = 0, maxTarget = 0, maxLun = 0;
+        foreach (var a in _units.Keys)
+        {
+            maxBus = Math.Max(maxBus, a.PathId);
+            maxTarget = Math.Max(maxTarget, a.TargetId);
+            maxLun = Math.Max(maxLun, a.Lun);
+        }
+        configuration.NumberOfBuses = maxBus + 1;
+        configuration.MaximumNumberOfTargets = maxTarget + 1;
+        configuration.MaximumNumberOfLogicalUnits = maxLun + 1;
+        configuration.MaximumTransferLength = Options.MaximumTransferLength;
+        configuration.DefaultQueueDepth = Options.DefaultQueueDepth;
+        configuration.BusType = Options.BusType;
+        configuration.CachesData = true;
+        return FindAdapterResult.Found;
+    }
+
+    /// <inheritdoc/>
+    public bool Initialize() => true;
+
+    /// <inheritdoc/>
+    public ControlStatus AdapterControl(AdapterControlType type, ISet<AdapterControlType> supported)
+    {
+        switch (type)
+        {
+            case AdapterControlType.QuerySupportedControlTypes:
+                supported.Add(AdapterControlType.QuerySupportedControlTypes);
+                supported.Add(AdapterControlType.StopAdapter);
+                supported.Add(AdapterControlType.RestartAdapter);
+                return ControlStatus.Success;
+            case AdapterControlType.StopAdapter:
+            case AdapterControlType.RestartAdapter:
+                return ControlStatus.Success;
+            default:
+                return ControlStatus.Unsuccessful;
+        }
+    }
+
+    /// <inheritdoc/>
+    public ControlStatus UnitControl(UnitControlType type, ScsiAddress address, ISet<UnitControlType> supported)
+    {
+        switch (type)
+        {
+            case UnitControlType.QuerySupportedUnitControlTypes:
+                supported.Add(UnitControlType.QuerySupportedUnitControlTypes);
+                supported.Add(UnitControlType.Start);
+                supported.Add(UnitControlType.Remove);
+                return ControlStatus.Success;
+            case UnitControlType.Start:
+            case UnitControlType.Remove:
+                return _units.ContainsKey(address) ? ControlStatus.Success : ControlStatus.Unsuccessful;
+            default:
+                return ControlStatus.Unsuccessful;
+        }
+    }
+
+    /// <inheritdoc/>
+    public void FreeAdapterResources() { }
+
+    // ------------------------------------------------------------------ I/O
+
+    /// <inheritdoc/>
+    public bool StartIo(Srb srb)
+    {
+        switch (srb.Function)
+        {
+            case SrbFunction.ExecuteScsi:
+                Execute(srb);
+                break;
+            case SrbFunction.Flush:
+            case SrbFunction.Shutdown:
+                if (_units.TryGetValue(srb.Address, out var unit)) unit.Begin(srb).StartFlush(srbFunction: true);
+                else Complete(srb, SrbStatus.NoDevice);
+                break;
+            case SrbFunction.ResetLogicalUnit:
+                Reset(srb, u => u.Address == srb.Address);
+                break;
+            case SrbFunction.ResetDevice:
+                Reset(srb, u => u.Address.PathId == srb.Address.PathId && u.Address.TargetId == srb.Address.TargetId);
+                break;
+            case SrbFunction.AbortCommand:
+                Abort(srb);
+                break;
+            default:
+                Complete(srb, SrbStatus.BadFunction);
+                break;
+        }
+        return true;
+    }
+
+    private void Complete(Srb srb, SrbStatus status)
+    {
+        srb.Status = status;
+        Port.CompleteRequest(srb);
+    }
+
+    private void Execute(Srb srb)
+    {
+        var address = srb.Address;
+        if (!_units.TryGetValue(address, out var unit))
+        {
+            if (!_targets.ContainsKey((address.PathId, address.TargetId)))
+            {
+                // No target at this address: the port's enumeration skips it (Storport: selection timeout).
+                Complete(srb, SrbStatus.SelectionTimeout);
+                return;
+            }
+            unit = _absent.GetOrAdd(address, static (a, self) => new DiskUnit(self, a), this);
+        }
+        if (srb.CdbLength == 0)
+        {
+            Complete(srb, SrbStatus.InvalidRequest);
+            return;
+        }
+        var task = unit.Begin(srb);
+        int generation = task.Generation;
+        try
+        {
+            Dispatch(task);
+        }
+        catch (Exception ex) when (task.Generation == generation && task.IsRunning)
+        {
+            task.CompleteException(ex, writing: false, lba: 0);
+        }
+    }
+
+    /// <summary>
+    /// Looks the CDB up in the opcode table, checks it, and runs the handler. The checks run in
+    /// SAM-5's order: a LUN that is not there, a pending unit attention, the opcode, reserved
+    /// bits, reservations, write protection.
+    /// </summary>
+    private static void Dispatch(ScsiTask task)
+    {
+        var cdb = task.Cdb;
+        var lookup = Commands.Find(cdb, out var command);
+        if (lookup == CommandLookup.Found && !command!.IsAvailableOn(task.Unit)) lookup = CommandLookup.UnknownOpcode;
+        var flags = lookup == CommandLookup.Found ? command!.Flags : ScsiCommandFlags.None;
+        var unit = task.Unit;
+        if (!unit.Present)
+        {
+            if (lookup != CommandLookup.Found || (flags & ScsiCommandFlags.AnswersForAbsentUnit) == 0)
+            {
+                // SPC-4 §4.5.6 / SAM-5 §5.9: commands to a LUN that is not there.
+                task.CompleteCheckCondition(SenseCodes.LogicalUnitNotSupported);
+                return;
+            }
+        }
+        else
+        {
+            var nexus = task.Nexus = unit.Nexuses.Get(task.Srb.Nexus);
+            // SAM-5 §5.14: a pending unit attention fails any command but INQUIRY, REPORT LUNS and
+            // REQUEST SENSE, and is cleared by being reported.
+            if (nexus.HasUnitAttention && (flags & ScsiCommandFlags.IgnoresUnitAttention) == 0 && nexus.Take() is { } attention)
+            {
+                task.CompleteCheckCondition(attention);
+                return;
+            }
+        }
+        switch (lookup)
+        {
+            case CommandLookup.UnknownOpcode:
+                // SPC-4 §4.5.2.4.2: the field pointer names byte 0, the operation code.
+                task.CompleteCheckCondition(SenseCodes.InvalidCommandOperationCode, SenseKeySpecific.Cdb(0));
+                return;
+            case CommandLookup.UnknownServiceAction:
+                task.CompleteInvalidField(1, 4);
+                return;
+        }
+        if (cdb.Length < command!.CdbLength)
+        {
+            task.CompleteInvalidField(0);
+            return;
+        }
+        if (!command.CheckReservedBits(cdb, out var pointer))
+        {
+            task.CompleteCheckCondition(SenseCodes.InvalidFieldInCdb, pointer);
+            return;
+        }
+        if (unit.ReservationHolder != 0 && ReserveReleaseCommands.Conflicts(unit, task.Srb.Nexus.Id, command))
+        {
+            task.CompleteStatus(ScsiStatus.ReservationConflict);
+            return;
+        }
+        if ((flags & ScsiCommandFlags.NeedsMedium) != 0 && (!unit.MediumPresent || unit.Stopped))
+        {
+            // SBC-4 §4.19: without medium, or stopped by START STOP UNIT, medium access is NOT READY.
+            task.CompleteCheckCondition(!unit.MediumPresent ? SenseCodes.MediumNotPresentTrayOpen : SenseCodes.NotReadyInitializingCommandRequired);
+            return;
+        }
+        if ((flags & ScsiCommandFlags.Writes) != 0 && unit.WriteProtected)
+        {
+            task.CompleteCheckCondition(SenseCodes.WriteProtected);
+            return;
+        }
+        command.Handler(task);
+    }
+
+    // ------------------------------------------------------------------ resets and aborts
+
+    /// <summary>
+    /// LOGICAL UNIT RESET / target reset. Tasks whose block device call is still running cannot be
+    /// recalled, so they are discarded: the port completes them with BUS_RESET when this reset
+    /// completes (it claims every request still outstanding under the reset), and their late
+    /// backend results are dropped. The miniport does not use
+    /// <see cref="IPortServices.CompleteAllRequests"/> for them, because that also ends the
+    /// miniport's hold on the SRB, and the backend may still be writing into its buffer.
+    /// </summary>
+    private void Reset(Srb srb, Func<DiskUnit, bool> scope)
+    {
+        // SAM-5 §6.3.3 / §7.6: every nexus learns of the reset by BUS DEVICE RESET FUNCTION OCCURRED.
+        DiscardWhere(scope, SenseCodes.BusDeviceResetFunctionOccurred);
+        Complete(srb, SrbStatus.Success);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Like a target reset for every target on the bus; see the remarks on resets in docs/scsi-disk.md.</remarks>
+    public bool ResetBus(byte pathId)
+    {
+        DiscardWhere(u => u.Address.PathId == pathId, SenseCodes.BusReset);
+        return true;
+    }
+
+    private void DiscardWhere(Func<DiskUnit, bool> scope, SenseCode attention)
+    {
+        var aborts = new List<Srb>();
+        foreach (var unit in _units.Values)
+        {
+            if (!scope(unit)) continue;
+            unit.DiscardAll(aborts);
+            unit.OnReset(attention);
+        }
+        foreach (var abort in aborts) Complete(abort, SrbStatus.Success);
+    }
+
+    /// <summary>
+    /// ABORT_COMMAND: a task still in flight is marked aborted; it completes with ABORTED when its
+    /// backend call returns, and the abort request completes right after it (so FUNCTION COMPLETE
+    /// means the task can no longer touch the medium). A task that is not in flight has already
+    /// completed: the abort succeeds (SAM-5 §7.2).
+    /// </summary>
+    private void Abort(Srb abort)
+    {
+        if (abort.AbortTarget is { } target && _units.TryGetValue(target.Address, out var unit) && unit.TryAbort(target, abort)) return;
+        Complete(abort, SrbStatus.Success);
+    }
+}
