@@ -68,10 +68,11 @@ public sealed class LunBlockDevice : IBlockDevice
     /// <summary>The LU's write-protect bit (MODE SENSE WP) when it was opened.</summary>
     public bool IsWriteProtected => (_lun.Capabilities & BlockDeviceCapabilities.ReadOnly) != 0;
 
-    /// <summary>How many retries a transient failure gets.</summary>
-    internal int RetryCount => _lun.Options.RetryCount ?? (Adapter.GetLogicalUnit(Address)?.Tunables ?? Adapter.Tunables).ClassRetryCount;
+    /// <summary>How many retries a transient failure gets (the options' value, else the LU's <see cref="PortTunables.ClassRetryCount"/>).</summary>
+    public int RetryCount => _lun.Options.RetryCount ?? (Adapter.GetLogicalUnit(Address)?.Tunables ?? Adapter.Tunables).ClassRetryCount;
 
-    private TimeSpan RetryInterval => _lun.Options.RetryInterval ?? (Adapter.GetLogicalUnit(Address)?.Tunables ?? Adapter.Tunables).ClassRetryInterval;
+    /// <summary>The pause before retrying after a timeout, reset or BUSY (the options' value, else the LU's <see cref="PortTunables.ClassRetryInterval"/>).</summary>
+    public TimeSpan RetryInterval => _lun.Options.RetryInterval ?? (Adapter.GetLogicalUnit(Address)?.Tunables ?? Adapter.Tunables).ClassRetryInterval;
 
     // ------------------------------------------------------------------ open
 
