@@ -194,7 +194,17 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                     {
                         _input.AdvanceTo(buffer.Start);
                         advanced = true;
-                        bool complete = await ReadPayloadAsync(destination, (int)take, (int)request.Length, cancellationToken).ConfigureAwait(false);
+                        bool complete;
+                        try
+                        {
+                            complete = await ReadPayloadAsync(destination, (int)take, (int)request.Length, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            state.NoReply = true; // the connection failed mid-payload: release the request unanswered
+                            Enqueue(state);
+                            throw;
+                        }
                         if (!complete)
                         {
                             state.NoReply = true; // the client went away mid-payload
