@@ -127,7 +127,7 @@ public sealed class NbdServer : IAsyncDisposable
         var core = await EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
         var reader = PipeReader.Create(input, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
         var writer = PipeWriter.Create(output, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
-        await RunConnectionAsync(new NbdConnection(core, reader, writer, null, "stream"), cancellationToken).ConfigureAwait(false);
+        await RunConnectionAsync(new NbdConnection(core, reader, writer, output, null, "stream"), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Serves one connected socket to its end; the server closes it.</summary>
@@ -223,7 +223,7 @@ public sealed class NbdServer : IAsyncDisposable
         var stream = new NetworkStream(socket, ownsSocket: true);
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
         var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
-        return new NbdConnection(core, reader, writer, stream, string.IsNullOrEmpty(peer) ? "unix" : peer);
+        return new NbdConnection(core, reader, writer, stream, stream, string.IsNullOrEmpty(peer) ? "unix" : peer);
     }
 
     private async Task RunConnectionAsync(NbdConnection connection, CancellationToken cancellationToken)

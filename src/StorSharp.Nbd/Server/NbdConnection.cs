@@ -19,10 +19,17 @@ internal sealed class NbdConnection : ISrbCompletionHandler
 {
     private const int FlushThreshold = 256 * 1024;
 
+    /// <summary>READ payloads from this size on are sent straight from their buffer, header included, without a copy into the pipe.</summary>
+    private const int DirectSendThreshold = 64 * 1024;
+
+    /// <summary>Room in front of a direct READ buffer for the reply header, so header and data leave in one send.</summary>
+    private const int HeaderRoom = 32;
+
     private readonly NbdServerCore _core;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly IAsyncDisposable? _transport;
+    private readonly Stream? _directOutput;
     private readonly string _peer;
     private readonly int _maxInFlight;
     private readonly long _maxInFlightBytes;
@@ -51,8 +58,15 @@ internal sealed class NbdConnection : ISrbCompletionHandler
     private int _maxTransferBytes;
     private int _retryCount;
 
-    public NbdConnection(NbdServerCore core, PipeReader input, PipeWriter output, IAsyncDisposable? transport, string peer)
+    /// <param name="core">What the server's connections share.</param>
+    /// <param name="input">Requests.</param>
+    /// <param name="output">Replies.</param>
+    /// <param name="directOutput">The stream under <paramref name="output"/>: large READ replies are written to it directly (after the pipe is flushed).</param>
+    /// <param name="transport">Disposed when the connection ends.</param>
+    /// <param name="peer">The client, for logs.</param>
+    public NbdConnection(NbdServerCore core, PipeReader input, PipeWriter output, Stream? directOutput, IAsyncDisposable? transport, string peer)
     {
+        _directOutput = directOutput;
         _core = core;
         _input = input;
         _output = output;
@@ -325,7 +339,16 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                 {
                     var srb = SrbPool.Shared.Rent();
                     ScsiCdb.Read16(srb, (long)(request.Offset / (uint)_blockSize), (uint)(length / _blockSize));
-                    state.Data = srb.Data.Rent(length);
+                    if (length >= DirectSendThreshold && _directOutput is not null)
+                    {
+                        // A large read lands behind room for its reply header, so the reply leaves
+                        // as one send straight from this (pooled) buffer instead of being copied.
+                        state.Buffer = ArrayPool<byte>.Shared.Rent(HeaderRoom + length);
+                        state.Data = state.Buffer.AsMemory(HeaderRoom, length);
+                        state.Direct = true;
+                        srb.Data.Add(state.Data);
+                    }
+                    else state.Data = srb.Data.Rent(length);
                     state.Srb = srb;
                     Submit(state, srb);
                 }
@@ -463,11 +486,12 @@ internal sealed class NbdConnection : ISrbCompletionHandler
     private async Task SlowReadAsync(NbdRequestState state)
     {
         int length = (int)state.Request.Length;
-        state.Buffer = ArrayPool<byte>.Shared.Rent(length);
+        state.Buffer = ArrayPool<byte>.Shared.Rent(HeaderRoom + length);
         try
         {
-            await _device.ReadAtAsync((long)state.Request.Offset, state.Buffer.AsMemory(0, length)).ConfigureAwait(false);
-            state.Data = state.Buffer.AsMemory(0, length);
+            await _device.ReadAtAsync((long)state.Request.Offset, state.Buffer.AsMemory(HeaderRoom, length)).ConfigureAwait(false);
+            state.Data = state.Buffer.AsMemory(HeaderRoom, length);
+            state.Direct = length >= DirectSendThreshold && _directOutput is not null;
         }
         catch (Exception ex) { state.Error = ToErrno(ex, isWrite: false); }
         Enqueue(state);
@@ -617,8 +641,16 @@ internal sealed class NbdConnection : ISrbCompletionHandler
             {
                 if (!_outputBroken && !state.NoReply)
                 {
-                    try { unflushed += WriteReply(state); }
-                    catch (Exception ex) { BreakOutput(ex); }
+                    if (state.Direct && state.Error == Errno.None)
+                    {
+                        if (unflushed > 0) { await FlushAsync().ConfigureAwait(false); unflushed = 0; }
+                        await SendDirectAsync(state).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        try { unflushed += WriteReply(state); }
+                        catch (Exception ex) { BreakOutput(ex); }
+                    }
                 }
                 ReturnState(state);
                 if (unflushed >= FlushThreshold) { await FlushAsync().ConfigureAwait(false); unflushed = 0; }
@@ -626,6 +658,29 @@ internal sealed class NbdConnection : ISrbCompletionHandler
             if (unflushed > 0) await FlushAsync().ConfigureAwait(false);
             if (_writerStopping && _replies.IsEmpty) return;
         }
+    }
+
+    /// <summary>Writes a large READ reply's header into the room before its data and sends both at once.</summary>
+    private async ValueTask SendDirectAsync(NbdRequestState state)
+    {
+        var r = state.Request;
+        var buffer = state.Buffer!;
+        int header;
+        if (_session.StructuredReplies)
+        {
+            header = NbdTransmissionCodec.OffsetDataHeaderLength;
+            NbdTransmissionCodec.TryWriteOffsetDataHeader(buffer.AsSpan(HeaderRoom - header), NbdReplyFlags.Done, r.Cookie, r.Offset, r.Length, out _);
+        }
+        else
+        {
+            header = NbdTransmissionCodec.SimpleReplyLength;
+            NbdTransmissionCodec.TryWriteSimpleReply(buffer.AsSpan(HeaderRoom - header), 0, r.Cookie, out _);
+        }
+        try
+        {
+            await _directOutput!.WriteAsync(buffer.AsMemory(HeaderRoom - header, header + (int)r.Length)).ConfigureAwait(false);
+        }
+        catch (Exception ex) { BreakOutput(ex); }
     }
 
     private async ValueTask FlushAsync()

@@ -26,6 +26,8 @@ internal sealed class NbdRequestState
     public int DescriptorCount;
     /// <summary>Payload bytes counted against the connection's in-flight budget.</summary>
     public long Bytes;
+    /// <summary>A READ whose <see cref="Buffer"/> has room for the reply header before <see cref="Data"/>: sent without a copy.</summary>
+    public bool Direct;
     /// <summary>The connection went away before the request could be answered; release it without a reply.</summary>
     public bool NoReply;
 
@@ -43,5 +45,6 @@ internal sealed class NbdRequestState
         DescriptorCount = 0;
         Bytes = 0;
         NoReply = false;
+        Direct = false;
     }
 }
