@@ -124,6 +124,7 @@ public sealed class NbdServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var core = await EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
         var reader = PipeReader.Create(input, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
         var writer = PipeWriter.Create(output, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
@@ -134,6 +135,7 @@ public sealed class NbdServer : IAsyncDisposable
     public async Task ServeConnectionAsync(Socket socket, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(socket);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var core = await EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
         await RunConnectionAsync(CreateConnection(core, socket), cancellationToken).ConfigureAwait(false);
     }
