@@ -1,0 +1,788 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using StorSharp.Block;
+using StorSharp.Class;
+using StorSharp.Nbd.Protocol;
+using StorSharp.Port;
+
+namespace StorSharp.Nbd.Server;
+
+/// <summary>
+/// One NBD connection: negotiation, then the transmission phase. One receive loop parses requests
+/// and submits each as an SRB (or, for the rare split, unaligned or non-data commands, as a
+/// <see cref="LunBlockDevice"/> call, which also ends in SRBs); completions come back on any
+/// thread through <see cref="OnSrbCompleted"/>, and one writer loop sends the replies in the order
+/// they complete, coalescing them into as few sends as it can.
+/// </summary>
+internal sealed class NbdConnection : ISrbCompletionHandler
+{
+    private const int FlushThreshold = 256 * 1024;
+
+    /// <summary>READ payloads from this size on are sent straight from their buffer, header included, without a copy into the pipe.</summary>
+    private const int DirectSendThreshold = 64 * 1024;
+
+    /// <summary>Room in front of a direct READ buffer for the reply header, so header and data leave in one send.</summary>
+    private const int HeaderRoom = 32;
+
+    private readonly NbdServerCore _core;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly IAsyncDisposable? _transport;
+    private readonly Stream? _directOutput;
+    private readonly string _peer;
+    private readonly int _maxInFlight;
+    private readonly long _maxInFlightBytes;
+
+    private readonly ConcurrentQueue<NbdRequestState> _replies = new();
+    private readonly AsyncSignal _replyReady = new();
+    private readonly AsyncSignal _slotFreed = new();
+    private readonly Stack<NbdRequestState> _statePool = new();
+    private readonly Lock _statePoolLock = new();
+    private int _inFlight;
+    private long _inFlightBytes;
+    private volatile bool _writerStopping;
+    private bool _outputBroken;
+    private bool _wrote;
+
+    // Set once negotiation chose an export.
+    private NbdSession _session = null!;
+    private NbdExportState _export = null!;
+    private LunBlockDevice _device = null!;
+    private Adapter _adapter = null!;
+    private ScsiAddress _address;
+    private InitiatorNexus _nexus = null!;
+    private int _blockSize;
+    private ulong _size;
+    private uint _maxPayload;
+    private int _maxTransferBytes;
+    private int _retryCount;
+
+    /// <param name="core">What the server's connections share.</param>
+    /// <param name="input">Requests.</param>
+    /// <param name="output">Replies.</param>
+    /// <param name="directOutput">The stream under <paramref name="output"/>: large READ replies are written to it directly (after the pipe is flushed).</param>
+    /// <param name="transport">Disposed when the connection ends.</param>
+    /// <param name="peer">The client, for logs.</param>
+    public NbdConnection(NbdServerCore core, PipeReader input, PipeWriter output, Stream? directOutput, IAsyncDisposable? transport, string peer)
+    {
+        _directOutput = directOutput;
+        _core = core;
+        _input = input;
+        _output = output;
+        _transport = transport;
+        _peer = peer;
+        _maxInFlight = core.Options.MaxInFlightPerConnection;
+        _maxInFlightBytes = core.Options.MaxInFlightBytesPerConnection;
+    }
+
+    /// <summary>The client's address, for logs.</summary>
+    public string Peer => _peer;
+
+    /// <summary>Requests in flight now.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Runs the connection to its end; never throws.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        Task? writer = null;
+        bool disconnectRequested = false;
+        try
+        {
+            NbdSession? session;
+            try
+            {
+                session = await new NbdNegotiation(_input, _output, _core, _peer).RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (NbdProtocolException ex)
+            {
+                _core.Log($"{_peer}: closing during negotiation: {ex.Message}.");
+                return;
+            }
+            if (session is null) return;
+            Start(session);
+            _core.Log($"{_peer}: serving export '{_export.Name}' ({_size} bytes{(_export.ReadOnly ? ", read-only" : "")}{(_session.StructuredReplies ? ", structured replies" : "")}).");
+            writer = Task.Run(WriterLoopAsync, CancellationToken.None);
+            disconnectRequested = await ReceiveLoopAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NbdProtocolException ex)
+        {
+            _core.Log($"{_peer}: closing: {ex.Message}.");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _core.Log($"{_peer}: closing: the server is stopping.");
+        }
+        catch (Exception ex)
+        {
+            _core.Log($"{_peer}: connection lost: {ex.GetType().Name}: {ex.Message}");
+        }
+        finally
+        {
+            await FinishAsync(writer, disconnectRequested).ConfigureAwait(false);
+        }
+    }
+
+    private void Start(NbdSession session)
+    {
+        _session = session;
+        _export = session.Export;
+        _nexus = new InitiatorNexus($"nbd:{_peer}", $"storsharp:nbd:{_export.Name}");
+        _device = _export.Device.WithNexus(_nexus);
+        _adapter = _device.Adapter;
+        _address = _device.Address;
+        _blockSize = _export.BlockSize;
+        _size = _export.Size;
+        _maxPayload = _export.MaxPayload;
+        _maxTransferBytes = (int)Math.Min((long)_device.MaximumTransferBlocks * _blockSize, int.MaxValue);
+        _retryCount = _device.RetryCount;
+    }
+
+    private async Task FinishAsync(Task? writer, bool disconnectRequested)
+    {
+        try
+        {
+            // NBD_CMD_DISC (proto.md): finish every outstanding request, then close. Requests that
+            // the port holds complete (or time out and are reset) before their buffers are freed.
+            while (Volatile.Read(ref _inFlight) > 0) await _slotFreed.WaitAsync().ConfigureAwait(false);
+            if (disconnectRequested && _wrote)
+            {
+                try { await _device.FlushAsync().ConfigureAwait(false); }
+                catch (Exception ex) { _core.Log($"{_peer}: the flush after NBD_CMD_DISC failed: {ex.Message}"); }
+            }
+            _writerStopping = true;
+            _replyReady.Set();
+            if (writer is not null) await writer.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _core.Log($"{_peer}: error while closing: {ex.Message}");
+        }
+        finally
+        {
+            try { await _input.CompleteAsync().ConfigureAwait(false); } catch { /* the transport is going anyway */ }
+            try { await _output.CompleteAsync().ConfigureAwait(false); } catch { /* the transport is going anyway */ }
+            if (_transport is not null)
+            {
+                try { await _transport.DisposeAsync().ConfigureAwait(false); } catch { /* already closed */ }
+            }
+            lock (_statePoolLock) _statePool.Clear();
+        }
+    }
+
+    // ------------------------------------------------------------------ receive
+
+    /// <summary>Parses and dispatches requests until NBD_CMD_DISC (true) or the end of the stream (false).</summary>
+    private async Task<bool> ReceiveLoopAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            bool advanced = false;
+            while (buffer.Length >= NbdTransmissionCodec.RequestLength)
+            {
+                if (OverBudget())
+                {
+                    // Back-pressure: stop reading until replies free a slot; TCP does the rest.
+                    _input.AdvanceTo(buffer.Start);
+                    advanced = true;
+                    while (OverBudget()) await _slotFreed.WaitAsync().ConfigureAwait(false);
+                    break;
+                }
+                if (NbdTransmissionCodec.TryReadRequest(buffer, out var request) == NbdRequestReadStatus.BadMagic)
+                    throw new NbdProtocolException("a request had a bad magic number; the stream is out of sync");
+                buffer = buffer.Slice(NbdTransmissionCodec.RequestLength);
+
+                if (request.Command == NbdCommand.Write)
+                {
+                    // proto.md: a server MAY close the connection when a WRITE's payload is larger
+                    // than it can take: skipping it would mean reading it all. We never buffer it.
+                    if (request.Length > _maxPayload)
+                        throw new NbdProtocolException($"a WRITE of {request.Length} bytes exceeds the maximum payload of {_maxPayload}");
+                    var state = BeginWrite(request, out var destination);
+                    long take = Math.Min(buffer.Length, request.Length);
+                    if (!destination.IsEmpty) buffer.Slice(0, take).CopyTo(destination.Span);
+                    buffer = buffer.Slice(take);
+                    if (take < request.Length)
+                    {
+                        _input.AdvanceTo(buffer.Start);
+                        advanced = true;
+                        bool complete;
+                        try
+                        {
+                            complete = await ReadPayloadAsync(destination, (int)take, (int)request.Length, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            state.NoReply = true; // the connection failed mid-payload: release the request unanswered
+                            Enqueue(state);
+                            throw;
+                        }
+                        if (!complete)
+                        {
+                            state.NoReply = true; // the client went away mid-payload
+                            Enqueue(state);
+                            return false;
+                        }
+                        EndWrite(state);
+                        break;
+                    }
+                    EndWrite(state);
+                    continue;
+                }
+                if (request.Command == NbdCommand.Disconnect)
+                {
+                    _input.AdvanceTo(buffer.Start);
+                    return true;
+                }
+                Dispatch(request);
+            }
+            if (!advanced)
+            {
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    _input.AdvanceTo(buffer.Start, buffer.End);
+                    if (buffer.Length > 0) _core.Log($"{_peer}: the client closed the connection in the middle of a request.");
+                    return false;
+                }
+                _input.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+    }
+
+    private bool OverBudget()
+    {
+        int n = Volatile.Read(ref _inFlight);
+        return n >= _maxInFlight || (n > 0 && Volatile.Read(ref _inFlightBytes) >= _maxInFlightBytes);
+    }
+
+    /// <summary>Reads the rest of a WRITE payload straight into its buffer (or discards it).</summary>
+    private async ValueTask<bool> ReadPayloadAsync(Memory<byte> destination, int have, int length, CancellationToken cancellationToken)
+    {
+        while (have < length)
+        {
+            var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            int take = (int)Math.Min(buffer.Length, length - have);
+            if (!destination.IsEmpty) buffer.Slice(0, take).CopyTo(destination.Span[have..]);
+            have += take;
+            _input.AdvanceTo(buffer.GetPosition(take));
+            if (have < length && (result.IsCompleted || result.IsCanceled)) return false;
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------------ dispatch
+
+    private NbdRequestState BeginWrite(in NbdRequest request, out Memory<byte> destination)
+    {
+        destination = default;
+        var state = RentState(request);
+        state.Bytes = request.Length;
+        Interlocked.Add(ref _inFlightBytes, request.Length);
+        if ((request.Flags & ~NbdCommandFlags.Fua) != 0) state.Error = Errno.EINVAL;
+        else if (_export.ReadOnly) state.Error = Errno.EPERM;
+        else if (request.Length == 0) state.Error = Errno.EINVAL;
+        else if (!InRange(request)) state.Error = Errno.ENOSPC; // proto.md: writes past the end SHOULD get ENOSPC
+        if (state.Error != Errno.None)
+        {
+            // The payload must still be consumed; a pooled scratch buffer would only cost copies, so
+            // the bytes are skipped.
+            return state;
+        }
+        int length = (int)request.Length;
+        if (IsAligned(request) && length <= _maxTransferBytes)
+        {
+            var srb = SrbPool.Shared.Rent();
+            ScsiCdb.Write16(srb, (long)(request.Offset / (uint)_blockSize), (uint)(length / _blockSize), (request.Flags & NbdCommandFlags.Fua) != 0);
+            destination = srb.Data.Rent(length);
+            state.Srb = srb;
+        }
+        else
+        {
+            state.Buffer = ArrayPool<byte>.Shared.Rent(length);
+            destination = state.Buffer.AsMemory(0, length);
+        }
+        return state;
+    }
+
+    private void EndWrite(NbdRequestState state)
+    {
+        if (state.Error != Errno.None) { Enqueue(state); return; }
+        _wrote = true;
+        if (state.Srb is { } srb) Submit(state, srb);
+        else _ = SlowWriteAsync(state);
+    }
+
+    private void Dispatch(in NbdRequest request)
+    {
+        var state = RentState(request);
+        switch (request.Command)
+        {
+            case NbdCommand.Read:
+            {
+                var allowed = _session.StructuredReplies ? NbdCommandFlags.DontFragment : NbdCommandFlags.None;
+                if ((request.Flags & ~allowed) != 0 || request.Length == 0) { Fail(state, Errno.EINVAL); return; }
+                // We never fragment a READ reply, so DF is always honoured; only an oversized READ
+                // cannot be (proto.md: EOVERFLOW for DF, else EINVAL).
+                if (request.Length > _maxPayload)
+                {
+                    Fail(state, (request.Flags & NbdCommandFlags.DontFragment) != 0 ? Errno.EOVERFLOW : Errno.EINVAL);
+                    return;
+                }
+                if (!InRange(request)) { Fail(state, Errno.EINVAL); return; }
+                state.Bytes = request.Length;
+                Interlocked.Add(ref _inFlightBytes, request.Length);
+                int length = (int)request.Length;
+                if (IsAligned(request) && length <= _maxTransferBytes)
+                {
+                    var srb = SrbPool.Shared.Rent();
+                    ScsiCdb.Read16(srb, (long)(request.Offset / (uint)_blockSize), (uint)(length / _blockSize));
+                    if (length >= DirectSendThreshold && _directOutput is not null)
+                    {
+                        // A large read lands behind room for its reply header, so the reply leaves
+                        // as one send straight from this (pooled) buffer instead of being copied.
+                        state.Buffer = ArrayPool<byte>.Shared.Rent(HeaderRoom + length);
+                        state.Data = state.Buffer.AsMemory(HeaderRoom, length);
+                        state.Direct = true;
+                        srb.Data.Add(state.Data);
+                    }
+                    else state.Data = srb.Data.Rent(length);
+                    state.Srb = srb;
+                    Submit(state, srb);
+                }
+                else _ = SlowReadAsync(state);
+                return;
+            }
+            case NbdCommand.Flush:
+            {
+                if (request.Flags != 0) { Fail(state, Errno.EINVAL); return; }
+                var srb = SrbPool.Shared.Rent();
+                ScsiCdb.SynchronizeCache16(srb); // whole LU (SBC-4 §5.29): covers every completed write
+                state.Srb = srb;
+                Submit(state, srb);
+                return;
+            }
+            case NbdCommand.Trim:
+                if ((request.Flags & ~NbdCommandFlags.Fua) != 0 || request.Length == 0) { Fail(state, Errno.EINVAL); return; }
+                if (_export.ReadOnly) { Fail(state, Errno.EPERM); return; }
+                if ((_export.BaseFlags & NbdTransmissionFlags.SendTrim) == 0 || !InRange(request)) { Fail(state, Errno.EINVAL); return; }
+                _wrote = true;
+                _ = TrimAsync(state);
+                return;
+            case NbdCommand.WriteZeroes:
+                if ((request.Flags & ~(NbdCommandFlags.Fua | NbdCommandFlags.NoHole | NbdCommandFlags.FastZero)) != 0 || request.Length == 0) { Fail(state, Errno.EINVAL); return; }
+                if (_export.ReadOnly) { Fail(state, Errno.EPERM); return; }
+                if (!InRange(request)) { Fail(state, Errno.ENOSPC); return; }
+                _wrote = true;
+                _ = WriteZeroesAsync(state);
+                return;
+            case NbdCommand.Cache:
+                if (request.Flags != 0 || request.Length == 0 || !InRange(request)) { Fail(state, Errno.EINVAL); return; }
+                _ = CacheAsync(state);
+                return;
+            case NbdCommand.BlockStatus:
+                // proto.md: BLOCK_STATUS needs a selected metadata context.
+                if ((request.Flags & ~NbdCommandFlags.ReqOne) != 0 || request.Length == 0 || !_session.BaseAllocation || !InRange(request))
+                {
+                    Fail(state, Errno.EINVAL);
+                    return;
+                }
+                _ = BlockStatusAsync(state);
+                return;
+            default:
+                Fail(state, Errno.EINVAL); // unknown command (proto.md: EINVAL)
+                return;
+        }
+    }
+
+    private bool InRange(in NbdRequest r) => r.Length <= _size && r.Offset <= _size - r.Length; // cannot overflow
+
+    private bool IsAligned(in NbdRequest r) => (r.Offset | r.Length) % (uint)_blockSize == 0;
+
+    private void Submit(NbdRequestState state, Srb srb)
+    {
+        srb.Address = _address;
+        srb.Nexus = _nexus;
+        srb.CompletionHandler = this;
+        srb.OriginalRequest = state;
+        try
+        {
+            _adapter.Submit(srb);
+        }
+        catch (InvalidOperationException ex)
+        {
+            _core.Log($"{_peer}: the port refused a request: {ex.Message}");
+            Fail(state, Errno.EIO);
+        }
+    }
+
+    private void Fail(NbdRequestState state, Errno error)
+    {
+        state.Error = error;
+        Enqueue(state);
+    }
+
+    /// <summary>The port hands back an SRB (any thread, maybe inline from Submit).</summary>
+    public void OnSrbCompleted(Srb srb)
+    {
+        var state = (NbdRequestState)srb.OriginalRequest!;
+        var outcome = ScsiSenseMapper.Classify(srb, out var error);
+        if (outcome == ScsiOutcome.Success)
+        {
+            if (state.Request.Command == NbdCommand.Read && srb.DataTransferLength < state.Request.Length) state.Error = Errno.EIO;
+        }
+        else if (outcome == ScsiOutcome.Retry && state.Retries < _retryCount && !_writerStopping)
+        {
+            Retry(state, srb);
+            return;
+        }
+        else
+        {
+            state.Error = ScsiSenseMapper.ToErrno(outcome == ScsiOutcome.Retry ? BlockError.MediumError : error, state.IsWrite);
+        }
+        if (!ReferenceEquals(srb, state.Srb)) srb.Release(); // a retry SRB; the first one owns the buffer
+        Enqueue(state);
+    }
+
+    /// <summary>
+    /// Sends a request again after a transient failure, as disk.sys does: at once after UNIT
+    /// ATTENTION, after the class retry interval (on the port's heartbeat) otherwise. The retry
+    /// borrows the first SRB's buffer, which stays alive until the reply is written.
+    /// </summary>
+    private void Retry(NbdRequestState state, Srb failed)
+    {
+        var first = state.Srb!;
+        bool unitAttention = failed.ScsiStatus == ScsiStatus.CheckCondition &&
+            SenseInfo.TryParse(failed.SenseData, out var sense) && sense.Key == SenseKey.UnitAttention;
+        var retry = SrbPool.Shared.Rent();
+        retry.Function = first.Function;
+        retry.SetCdb(first.Cdb);
+        retry.Direction = first.Direction;
+        if (first.Data.Count > 0) retry.Data.Add(first.Data[0]);
+        retry.Address = _address;
+        retry.Nexus = _nexus;
+        retry.CompletionHandler = this;
+        retry.OriginalRequest = state;
+        if (!ReferenceEquals(failed, first)) failed.Release();
+        state.Retries++;
+        var interval = _device.RetryInterval;
+        try
+        {
+            if (unitAttention || interval <= TimeSpan.Zero) _adapter.Submit(retry);
+            else _adapter.SubmitAfter(retry, interval);
+        }
+        catch (InvalidOperationException)
+        {
+            retry.Release();
+            state.Error = Errno.EIO;
+            Enqueue(state);
+        }
+    }
+
+    // ------------------------------------------------------------------ slow paths (LunBlockDevice)
+
+    private async Task SlowReadAsync(NbdRequestState state)
+    {
+        int length = (int)state.Request.Length;
+        state.Buffer = ArrayPool<byte>.Shared.Rent(HeaderRoom + length);
+        try
+        {
+            await _device.ReadAtAsync((long)state.Request.Offset, state.Buffer.AsMemory(HeaderRoom, length)).ConfigureAwait(false);
+            state.Data = state.Buffer.AsMemory(HeaderRoom, length);
+            state.Direct = length >= DirectSendThreshold && _directOutput is not null;
+        }
+        catch (Exception ex) { state.Error = ToErrno(ex, isWrite: false); }
+        Enqueue(state);
+    }
+
+    private async Task SlowWriteAsync(NbdRequestState state)
+    {
+        try
+        {
+            var flags = (state.Request.Flags & NbdCommandFlags.Fua) != 0 ? BlockWriteFlags.ForceUnitAccess : BlockWriteFlags.None;
+            await _device.WriteAtAsync((long)state.Request.Offset, state.Buffer.AsMemory(0, (int)state.Request.Length), flags).ConfigureAwait(false);
+        }
+        catch (Exception ex) { state.Error = ToErrno(ex, isWrite: true); }
+        Enqueue(state);
+    }
+
+    private async Task TrimAsync(NbdRequestState state)
+    {
+        try
+        {
+            // TRIM is advisory: only whole blocks inside the range are unmapped.
+            long bs = _blockSize;
+            long first = ((long)state.Request.Offset + bs - 1) / bs;
+            long end = ((long)state.Request.Offset + state.Request.Length) / bs;
+            if (end > first) await _device.UnmapAsync(first, end - first).ConfigureAwait(false);
+            if ((state.Request.Flags & NbdCommandFlags.Fua) != 0 && end > first)
+                await _device.SynchronizeRangeAsync(first, end - first).ConfigureAwait(false);
+        }
+        catch (Exception ex) { state.Error = ToErrno(ex, isWrite: true); }
+        Enqueue(state);
+    }
+
+    private async Task WriteZeroesAsync(NbdRequestState state)
+    {
+        byte[]? partial = null;
+        try
+        {
+            var r = state.Request;
+            var flags = WriteZeroesFlags.None;
+            if ((r.Flags & NbdCommandFlags.NoHole) == 0) flags |= WriteZeroesFlags.MayUnmap;
+            if ((r.Flags & NbdCommandFlags.FastZero) != 0) flags |= WriteZeroesFlags.FastOnly;
+            if ((r.Flags & NbdCommandFlags.Fua) != 0) flags |= WriteZeroesFlags.ForceUnitAccess;
+            var writeFlags = (flags & WriteZeroesFlags.ForceUnitAccess) != 0 ? BlockWriteFlags.ForceUnitAccess : BlockWriteFlags.None;
+            if ((flags & WriteZeroesFlags.FastOnly) != 0 && (_device.Capabilities & BlockDeviceCapabilities.WriteZeroes) == 0)
+                throw new BlockDeviceException(BlockError.NotSupported, "no fast zeroing");
+            long bs = _blockSize;
+            long offset = (long)r.Offset, end = offset + r.Length;
+            long first = (offset + bs - 1) / bs, last = end / bs; // whole blocks [first, last)
+            if (last <= first)
+            {
+                partial = ArrayPool<byte>.Shared.Rent((int)r.Length);
+                Array.Clear(partial, 0, (int)r.Length);
+                await _device.WriteAtAsync(offset, partial.AsMemory(0, (int)r.Length), writeFlags).ConfigureAwait(false);
+            }
+            else
+            {
+                int head = (int)(first * bs - offset), tail = (int)(end - last * bs);
+                if (head > 0 || tail > 0)
+                {
+                    partial = ArrayPool<byte>.Shared.Rent(_blockSize);
+                    Array.Clear(partial, 0, _blockSize);
+                    if (head > 0) await _device.WriteAtAsync(offset, partial.AsMemory(0, head), writeFlags).ConfigureAwait(false);
+                    if (tail > 0) await _device.WriteAtAsync(last * bs, partial.AsMemory(0, tail), writeFlags).ConfigureAwait(false);
+                }
+                await _device.WriteZeroesAsync(first, last - first, flags).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) { state.Error = ToErrno(ex, isWrite: true); }
+        finally { if (partial is not null) ArrayPool<byte>.Shared.Return(partial); }
+        Enqueue(state);
+    }
+
+    private async Task CacheAsync(NbdRequestState state)
+    {
+        try
+        {
+            long bs = _blockSize;
+            long first = (long)state.Request.Offset / bs;
+            long end = ((long)state.Request.Offset + state.Request.Length + bs - 1) / bs;
+            await _device.PreFetchAsync(first, end - first).ConfigureAwait(false);
+        }
+        catch (Exception ex) { state.Error = ToErrno(ex, isWrite: false); }
+        Enqueue(state);
+    }
+
+    private async Task BlockStatusAsync(NbdRequestState state)
+    {
+        const int MaxExtents = 256;
+        BlockExtent[]? extents = null;
+        try
+        {
+            var r = state.Request;
+            long bs = _blockSize;
+            long offset = (long)r.Offset, end = offset + r.Length;
+            long first = offset / bs, last = (end + bs - 1) / bs;
+            bool one = (r.Flags & NbdCommandFlags.ReqOne) != 0;
+            int max = one ? 1 : MaxExtents;
+            extents = ArrayPool<BlockExtent>.Shared.Rent(max);
+            int n = await _device.GetExtentsAsync(first, last - first, extents.AsMemory(0, max)).ConfigureAwait(false);
+            var descriptors = ArrayPool<uint>.Shared.Rent(2 * Math.Max(1, n));
+            int count = 0;
+            long position = offset;
+            for (int i = 0; i < n && position < end; i++)
+            {
+                var e = extents[i];
+                long eEnd = Math.Min((e.Lba + e.BlockCount) * bs, end);
+                if (eEnd <= position) continue;
+                uint flags = 0;
+                if ((e.Flags & BlockExtentFlags.Hole) != 0) flags |= (uint)NbdAllocationState.Hole;
+                if ((e.Flags & BlockExtentFlags.Zero) != 0) flags |= (uint)NbdAllocationState.Zero;
+                descriptors[2 * count] = (uint)(eEnd - position);
+                descriptors[2 * count + 1] = flags;
+                count++;
+                position = eEnd;
+            }
+            if (count == 0) { descriptors[0] = r.Length; descriptors[1] = 0; count = 1; } // nothing usable: "data"
+            state.Descriptors = descriptors;
+            state.DescriptorCount = count;
+        }
+        catch (Exception ex) { state.Error = ToErrno(ex, isWrite: false); }
+        finally { if (extents is not null) ArrayPool<BlockExtent>.Shared.Return(extents); }
+        Enqueue(state);
+    }
+
+    private Errno ToErrno(Exception ex, bool isWrite)
+    {
+        if (ex is BlockDeviceException b) return ScsiSenseMapper.ToErrno(b.Error, isWrite);
+        _core.Log($"{_peer}: request failed unexpectedly: {ex.GetType().Name}: {ex.Message}");
+        return Errno.EIO;
+    }
+
+    // ------------------------------------------------------------------ replies
+
+    private void Enqueue(NbdRequestState state)
+    {
+        _replies.Enqueue(state);
+        _replyReady.Set();
+    }
+
+    private async Task WriterLoopAsync()
+    {
+        while (true)
+        {
+            await _replyReady.WaitAsync().ConfigureAwait(false);
+            long unflushed = 0;
+            while (_replies.TryDequeue(out var state))
+            {
+                if (!_outputBroken && !state.NoReply)
+                {
+                    if (state.Direct && state.Error == Errno.None)
+                    {
+                        if (unflushed > 0) { await FlushAsync().ConfigureAwait(false); unflushed = 0; }
+                        await SendDirectAsync(state).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        try { unflushed += WriteReply(state); }
+                        catch (Exception ex) { BreakOutput(ex); }
+                    }
+                }
+                ReturnState(state);
+                if (unflushed >= FlushThreshold) { await FlushAsync().ConfigureAwait(false); unflushed = 0; }
+            }
+            if (unflushed > 0) await FlushAsync().ConfigureAwait(false);
+            if (_writerStopping && _replies.IsEmpty) return;
+        }
+    }
+
+    /// <summary>Writes a large READ reply's header into the room before its data and sends both at once.</summary>
+    private async ValueTask SendDirectAsync(NbdRequestState state)
+    {
+        var r = state.Request;
+        var buffer = state.Buffer!;
+        int header;
+        if (_session.StructuredReplies)
+        {
+            header = NbdTransmissionCodec.OffsetDataHeaderLength;
+            NbdTransmissionCodec.TryWriteOffsetDataHeader(buffer.AsSpan(HeaderRoom - header), NbdReplyFlags.Done, r.Cookie, r.Offset, r.Length, out _);
+        }
+        else
+        {
+            header = NbdTransmissionCodec.SimpleReplyLength;
+            NbdTransmissionCodec.TryWriteSimpleReply(buffer.AsSpan(HeaderRoom - header), 0, r.Cookie, out _);
+        }
+        try
+        {
+            await _directOutput!.WriteAsync(buffer.AsMemory(HeaderRoom - header, header + (int)r.Length)).ConfigureAwait(false);
+        }
+        catch (Exception ex) { BreakOutput(ex); }
+    }
+
+    private async ValueTask FlushAsync()
+    {
+        if (_outputBroken) return;
+        try
+        {
+            var result = await _output.FlushAsync().ConfigureAwait(false);
+            if (result.IsCompleted || result.IsCanceled) _outputBroken = true;
+        }
+        catch (Exception ex) { BreakOutput(ex); }
+    }
+
+    private void BreakOutput(Exception ex)
+    {
+        if (_outputBroken) return;
+        _outputBroken = true;
+        _core.Log($"{_peer}: cannot send replies any more ({ex.GetType().Name}: {ex.Message}); finishing in-flight requests without them.");
+        _input.CancelPendingRead(); // stop reading requests we cannot answer
+    }
+
+    /// <summary>Writes one reply into the pipe; returns the bytes written.</summary>
+    private long WriteReply(NbdRequestState state)
+    {
+        var r = state.Request;
+        bool structured = _session.StructuredReplies;
+        if (r.Command == NbdCommand.Read || (r.Command == NbdCommand.BlockStatus && structured))
+        {
+            if (state.Error != Errno.None)
+            {
+                if (!structured) return WriteSimple(state.Error, r.Cookie);
+                // proto.md: once structured replies are negotiated, a READ error is an ERROR chunk.
+                var span = _output.GetSpan(NbdTransmissionCodec.ErrorChunkLength);
+                NbdTransmissionCodec.TryWriteErrorChunk(span, NbdReplyFlags.Done, r.Cookie, (uint)state.Error, default, out int w);
+                _output.Advance(w);
+                return w;
+            }
+            if (r.Command == NbdCommand.BlockStatus) return WriteBlockStatus(state);
+            var data = state.Data.Span;
+            int header;
+            if (structured)
+            {
+                var span = _output.GetSpan(NbdTransmissionCodec.OffsetDataHeaderLength);
+                NbdTransmissionCodec.TryWriteOffsetDataHeader(span, NbdReplyFlags.Done, r.Cookie, r.Offset, (uint)data.Length, out header);
+            }
+            else
+            {
+                var span = _output.GetSpan(NbdTransmissionCodec.SimpleReplyLength);
+                NbdTransmissionCodec.TryWriteSimpleReply(span, 0, r.Cookie, out header);
+            }
+            _output.Advance(header);
+            _output.Write(data);
+            return header + data.Length;
+        }
+        return WriteSimple(state.Error, r.Cookie);
+    }
+
+    private int WriteSimple(Errno error, ulong cookie)
+    {
+        var span = _output.GetSpan(NbdTransmissionCodec.SimpleReplyLength);
+        NbdTransmissionCodec.TryWriteSimpleReply(span, (uint)error, cookie, out int w);
+        _output.Advance(w);
+        return w;
+    }
+
+    private int WriteBlockStatus(NbdRequestState state)
+    {
+        int count = state.DescriptorCount;
+        int length = NbdTransmissionCodec.BlockStatusHeaderLength + NbdTransmissionCodec.BlockDescriptorLength * count;
+        var span = _output.GetSpan(length);
+        NbdTransmissionCodec.TryWriteBlockStatusHeader(span, NbdReplyFlags.Done, state.Request.Cookie, NbdNegotiation.BaseAllocationContextId, count, out int w);
+        var d = state.Descriptors!;
+        for (int i = 0; i < count; i++)
+        {
+            NbdTransmissionCodec.TryWriteBlockDescriptor(span[w..], d[2 * i], (NbdAllocationState)d[2 * i + 1], out int dw);
+            w += dw;
+        }
+        _output.Advance(w);
+        return w;
+    }
+
+    // ------------------------------------------------------------------ state pool
+
+    private NbdRequestState RentState(in NbdRequest request)
+    {
+        NbdRequestState? state = null;
+        lock (_statePoolLock) _statePool.TryPop(out state);
+        state ??= new NbdRequestState();
+        state.Request = request;
+        Interlocked.Increment(ref _inFlight);
+        return state;
+    }
+
+    private void ReturnState(NbdRequestState state)
+    {
+        state.Srb?.Release();
+        if (state.Buffer is { } buffer) ArrayPool<byte>.Shared.Return(buffer);
+        if (state.Descriptors is { } descriptors) ArrayPool<uint>.Shared.Return(descriptors);
+        if (state.Bytes != 0) Interlocked.Add(ref _inFlightBytes, -state.Bytes);
+        state.Reset();
+        lock (_statePoolLock) _statePool.Push(state);
+        Interlocked.Decrement(ref _inFlight);
+        _slotFreed.Set();
+    }
+}
