@@ -28,10 +28,10 @@ internal static class LunAddressing
         if ((field & 0x0000_FFFF_FFFF_FFFFUL) != 0) return false;
         switch (first >> 6)
         {
-            case 0: // peripheral device addressing: bus number in the low six bits
-                if ((first & 0x3F) != 0) return false;
-                lun = (ulong)second;
-                return true;
+            case 0:
+                // Peripheral device addressing: the low six bits are a bus number. libiscsi (1.19) puts
+                // LUNs 256..16383 here without the flat-space bits (0x012C for LUN 300), like tgt and
+                // LIO we read both methods as a 14-bit LUN (quirk: LibiscsiPeripheralBus).
             case 1: // flat space addressing
                 lun = (ulong)(((first & 0x3F) << 8) | second);
                 return true;
