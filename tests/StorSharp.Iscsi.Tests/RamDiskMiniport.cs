@@ -157,16 +157,21 @@ internal sealed class RamDiskMiniport : IVirtualMiniport
                 buf[0] = 3;
                 Reply(srb, buf[..4], cdb[4]);
                 return;
-            case 0x28: case 0x2A: case 0x88: case 0x8A:
+            case 0x28: case 0x2A: case 0x88: case 0x8A: case 0xA8: case 0xAA: case 0x2E: case 0xAE: case 0x8E:
             {
-                bool sixteen = cdb[0] is 0x88 or 0x8A;
-                long lba = sixteen ? (long)BinaryPrimitives.ReadUInt64BigEndian(cdb[2..]) : BinaryPrimitives.ReadUInt32BigEndian(cdb[2..]);
-                long count = sixteen ? BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]) : BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]);
+                int group = cdb[0] >> 5;
+                long lba = group == 4 ? (long)BinaryPrimitives.ReadUInt64BigEndian(cdb[2..]) : BinaryPrimitives.ReadUInt32BigEndian(cdb[2..]);
+                long count = group switch
+                {
+                    4 => BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]),
+                    5 => BinaryPrimitives.ReadUInt32BigEndian(cdb[6..]),
+                    _ => BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]),
+                };
                 if (lba + count > _blocks) { Fail(srb, 0x05, 0x21, 0x00); return; }
                 long bytes = count * BlockSize;
                 if (bytes > srb.Data.Length) { Fail(srb, 0x05, 0x24, 0x00); return; }
                 var disk = _disks[lun].AsSpan((int)(lba * BlockSize), (int)bytes);
-                if (cdb[0] is 0x28 or 0x88) srb.Data.CopyFrom(0, disk);
+                if (cdb[0] is 0x28 or 0x88 or 0xA8) srb.Data.CopyFrom(0, disk);
                 else srb.Data.CopyTo(0, disk);
                 srb.DataTransferLength = (int)bytes;
                 return;

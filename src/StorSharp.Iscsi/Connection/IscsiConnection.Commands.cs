@@ -94,10 +94,12 @@ internal sealed partial class IscsiConnection
         {
             if (task.Spdtl > task.Edtl)
             {
-                // The CDB asks for more than the initiator will send: FCP-4 / SAM-5 allow INVALID FIELD IN
-                // COMMAND INFORMATION UNIT with the overflow reported (libiscsi's WriteResiduals tests).
+                // The CDB asks for more than the initiator will send (residual overflow, RFC 7143 §11.4.5.2).
+                // FCP-4 rule (a): write only what fits in the expected length, in whole blocks, and report
+                // the overflow; where the CDB cannot say that, rule (b): INVALID FIELD IN COMMAND
+                // INFORMATION UNIT, still with the overflow (libiscsi's Write*Residuals accept both).
                 task.OverflowResidual = (uint)(task.Spdtl - task.Edtl);
-                task.Fail(ScsiFacts.SenseIllegalRequest, 0x0E, 0x03);
+                if (!ScsiFacts.TryTruncateTransfer(srb.Cdb, blockSize, task.Edtl)) task.Fail(ScsiFacts.SenseIllegalRequest, 0x0E, 0x03);
             }
             task.BufferLength = task.Edtl;
         }

@@ -63,6 +63,35 @@ internal static class ScsiFacts
         }
     }
 
+    /// <summary>
+    /// Shortens a READ/WRITE/WRITE AND VERIFY CDB so it moves only <paramref name="bytes"/> (whole
+    /// blocks): FCP-4 §9.4.2 / SAM-5 overflow rule (a), "process the command normally except that data
+    /// beyond the expected length is not transferred". False when the CDB cannot express it.
+    /// </summary>
+    public static bool TryTruncateTransfer(Span<byte> cdb, int blockSize, long bytes)
+    {
+        if (blockSize <= 0 || bytes < 0 || bytes % blockSize != 0) return false;
+        long blocks = bytes / blockSize;
+        switch (cdb[0])
+        {
+            case 0x08: case 0x0A:
+                if (blocks == 0 || blocks > 255) return false; // 0 means 256 blocks in a 6-byte CDB
+                cdb[4] = (byte)blocks;
+                return true;
+            case 0x28: case 0x2A: case 0x2E:
+                BinaryPrimitives.WriteUInt16BigEndian(cdb[7..], (ushort)blocks);
+                return true;
+            case 0xA8: case 0xAA: case 0xAE:
+                BinaryPrimitives.WriteUInt32BigEndian(cdb[6..], (uint)blocks);
+                return true;
+            case 0x88: case 0x8A: case 0x8E:
+                BinaryPrimitives.WriteUInt32BigEndian(cdb[10..], (uint)blocks);
+                return true;
+            default:
+                return false;
+        }
+    }
+
     private static long VerifyBytes(byte flags, uint blocks, int blockSize) => ((flags >> 1) & 3) switch
     {
         0 => 0,
