@@ -153,8 +153,10 @@ internal sealed class LoginNegotiator
         // Declarations (RFC 7143 §13.9: TargetPortalGroupTag in the first response of a Normal session).
         if (!Discovery && !_sentPortalGroup)
         {
-            answers.Add(new("TargetPortalGroupTag", _options.TargetPortalGroupTag.ToString(CultureInfo.InvariantCulture)));
-            if (Target?.Definition.Alias is { } alias) answers.Add(new("TargetAlias", alias));
+            // A key answers once per response: if the initiator (wrongly) sent one of these, its Reject stands.
+            if (!answers.Any(a => a.Key == "TargetPortalGroupTag"))
+                answers.Add(new("TargetPortalGroupTag", _options.TargetPortalGroupTag.ToString(CultureInfo.InvariantCulture)));
+            if (Target?.Definition.Alias is { } alias && !answers.Any(a => a.Key == "TargetAlias")) answers.Add(new("TargetAlias", alias));
             _sentPortalGroup = true;
         }
         if (_stage == 1 && !_declaredOperational)
