@@ -39,8 +39,8 @@ public static class StorSharpCommandLine
         root.SetAction(parse =>
         {
             // No command: show what there is.
-            var help = new System.CommandLine.Help.HelpAction();
-            return help.Invoke(root.Parse(["--help"]));
+            new System.CommandLine.Help.HelpAction().Invoke(parse);
+            return ServeRunner.ExitOk;
         });
         root.Add(VersionCommand());
         root.Add(ServeCommand(components, handleSignals, cancellationToken));
@@ -91,7 +91,7 @@ public static class StorSharpCommandLine
         {
             config, iscsi, nbd, size, blockSize, file, readOnly, eventLog, nbdStdio,
         };
-        command.SetAction((parse, token) =>
+        command.SetAction(async (parse, token) =>
         {
             var options = new ServeOptions
             {
@@ -107,7 +107,7 @@ public static class StorSharpCommandLine
             };
             var io = parse.InvocationConfiguration;
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, cancellationToken);
-            return ServeRunner.RunAsync(options, io.Output, io.Error, components, handleSignals, linked.Token);
+            return await ServeRunner.RunAsync(options, io.Output, io.Error, components, handleSignals, linked.Token).ConfigureAwait(false);
         });
         return command;
     }

@@ -34,6 +34,8 @@ internal static class ConfigDocumentReader
             var reason = e.InnerException?.Message ?? e.Message;
             var cut = reason.LastIndexOf("): ", StringComparison.Ordinal);
             if (reason.StartsWith('(') && cut > 0) reason = reason[(cut + 3)..];
+            if (reason.StartsWith("Duplicate key ", StringComparison.Ordinal))
+                throw new ConfigurationException([new ConfigurationError(sourceName, (int)e.Start.Line, (int)e.Start.Column, "", $"'{reason["Duplicate key ".Length..]}' is given twice in one mapping")]);
             throw new ConfigurationException([new ConfigurationError(sourceName, (int)e.Start.Line, (int)e.Start.Column, "", $"YAML syntax error: {reason}")]);
         }
         if (stream.Documents.Count == 0) return null;

@@ -28,25 +28,38 @@ public static class ConfigurationLoader
             var reason = e is FileNotFoundException or DirectoryNotFoundException ? "the file does not exist" : e.Message;
             throw new ConfigurationException([new ConfigurationError(path, 0, 0, "", $"cannot read the configuration: {reason}")]);
         }
-        return Parse(text, path, out locator);
+        var baseDirectory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? Directory.GetCurrentDirectory();
+        return Parse(text, path, baseDirectory, out locator);
     }
 
     /// <summary>Reads and validates configuration text; <paramref name="sourceName"/> names it in errors.</summary>
     /// <exception cref="ConfigurationException">The text is malformed or not valid.</exception>
-    public static StorSharpConfiguration Parse(string text, string sourceName) => Parse(text, sourceName, out _);
+    /// <remarks>Relative paths (<c>eventLog</c>, a LUN's <c>path</c>) are taken from the current folder; <see cref="Load(string)"/> takes them from the file's folder.</remarks>
+    public static StorSharpConfiguration Parse(string text, string sourceName) => Parse(text, sourceName, Directory.GetCurrentDirectory(), out _);
 
-    internal static StorSharpConfiguration Parse(string text, string sourceName, out ConfigLocator locator)
+    internal static StorSharpConfiguration Parse(string text, string sourceName, string baseDirectory, out ConfigLocator locator)
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(sourceName);
         var root = ConfigDocumentReader.Read(sourceName, text);
         var binder = new ConfigurationBinder(sourceName);
         locator = binder.Locator;
-        var config = binder.Bind(root) is { } bound ? ConfigurationValidator.Normalize(bound) : null;
+        var config = binder.Bind(root) is { } bound ? ConfigurationValidator.Normalize(Rooted(bound, baseDirectory)) : null;
         var errors = new List<ConfigurationError>(binder.Errors);
         if (config is not null) errors.AddRange(ConfigurationValidator.Validate(config, binder.Locator));
         if (errors.Count > 0) throw new ConfigurationException(Sorted(errors));
         return config!;
+    }
+
+    /// <summary>Makes relative paths absolute against the configuration file's folder.</summary>
+    private static StorSharpConfiguration Rooted(StorSharpConfiguration config, string baseDirectory)
+    {
+        string? Root(string? path) => string.IsNullOrWhiteSpace(path) ? path : Path.GetFullPath(path, baseDirectory);
+        return config with
+        {
+            EventLog = Root(config.EventLog),
+            Luns = [.. config.Luns.Select(l => l with { Path = Root(l.Path) })],
+        };
     }
 
     internal static List<ConfigurationError> Sorted(IEnumerable<ConfigurationError> errors) =>

@@ -63,7 +63,7 @@ internal static partial class ConfigurationValidator
                 for (var j = 0; j < i; j++)
                     Check(!Overlaps(p, config.Iscsi.Portals[j]), $"iscsi.portals[{i}]", $"{p} is also iscsi.portals[{j}] ({config.Iscsi.Portals[j]}); each portal needs its own address and port");
                 if (config.Nbd.Enabled)
-                    Check(!Overlaps(p, config.Nbd.Listen), $"iscsi.portals[{i}]", $"{p} is also the NBD address ({config.Nbd.Listen}); use another port for one of them");
+                    Check(!Overlaps(p, config.Nbd.Listen), "nbd.listen", $"{config.Nbd.Listen} is also iscsi.portals[{i}] ({p}); use another port for one of them");
             }
         }
 
