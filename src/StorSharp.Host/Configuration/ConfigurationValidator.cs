@@ -86,7 +86,7 @@ internal static partial class ConfigurationValidator
             ValidateChap(target.MutualChap, $"{path}.mutualChap");
             Check(target.MutualChap is null || target.Chap is not null, $"{path}.mutualChap", "mutual CHAP needs chap too: the initiator must authenticate first");
             if (target.Chap is { } c && target.MutualChap is { } m && c.Secret.Length > 0)
-                Check(c.Secret != m.Secret, $"{path}.mutualChap.secret", "must differ from chap.secret (RFC 7143 §9.2.1: the two directions use different secrets)");
+                Check(c.Secret != m.Secret, $"{path}.mutualChap.secret", "must differ from chap.secret (RFC 7143 §12.1.3: one secret must not serve both directions)");
         }
 
         void ValidateChap(ChapCredentials? chap, string path)
@@ -94,7 +94,7 @@ internal static partial class ConfigurationValidator
             if (chap is null) return;
             Check(chap.User.Length <= 255, $"{path}.user", "must be at most 255 characters");
             if (chap.Secret.Length > 0)
-                Check(chap.Secret.Length is >= 12 and <= 255, $"{path}.secret", $"is {chap.Secret.Length} characters; use 12 to 255 (RFC 7143 §9.2.1 asks for at least 96 bits; Windows initiators need 12 to 16)");
+                Check(chap.Secret.Length is >= 12 and <= 255, $"{path}.secret", $"is {chap.Secret.Length} characters; use 12 to 255 (RFC 7143 §12.1.3 asks for at least 12 bytes; Windows initiators need 12 to 16)");
         }
 
         // LUNs.

@@ -150,7 +150,7 @@ public sealed record TargetSettings
 
 /// <summary>A CHAP name and secret. <see cref="ToString"/> hides the secret.</summary>
 /// <param name="User">The CHAP name.</param>
-/// <param name="Secret">The shared secret (at least 12 characters; RFC 7143 §9.2.1).</param>
+/// <param name="Secret">The shared secret (at least 12 characters; RFC 7143 §12.1.3).</param>
 public sealed record ChapCredentials(string User, string Secret)
 {
     /// <summary>The user name only; the secret is never printed.</summary>
