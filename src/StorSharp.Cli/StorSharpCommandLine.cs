@@ -86,7 +86,7 @@ public static class StorSharpCommandLine
         var file = new Option<string>("--file") { Description = "Back the default disk with this file; a missing file is created sparse with --size.", HelpName = "PATH" };
         var readOnly = new Option<bool>("--read-only") { Description = "Serve the default disk write-protected." };
         var eventLog = new Option<string>("--event-log") { Description = "Append events (JSON lines) to this file, or off. Default: ~/.local/state/storsharp/events.jsonl.", HelpName = "FILE|off" };
-        var nbdStdio = new Option<bool>("--nbd-stdio") { Description = "Serve one NBD connection on standard input/output and exit (for nbdinfo [ storsharp serve --nbd-stdio ]); no listeners." };
+        var nbdStdio = new Option<bool>("--nbd-stdio") { Description = "Serve one NBD connection on standard input/output and exit, with no listeners (for clients that run the server as a command on a pipe, like libnbd's connect_command)." };
         var command = new Command("serve", "Serve virtual disks over iSCSI and NBD until SIGINT or SIGTERM.")
         {
             config, iscsi, nbd, size, blockSize, file, readOnly, eventLog, nbdStdio,

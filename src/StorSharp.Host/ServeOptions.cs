@@ -37,6 +37,13 @@ public sealed record ServeOptions
     public bool NbdStdio { get; init; }
 
     /// <summary>
+    /// Set when the process was started by systemd socket activation (or <c>nbdinfo -- [ storsharp serve ]</c>,
+    /// which activates the same way): NBD serves the passed socket, and iSCSI is off unless
+    /// <see cref="Iscsi"/> names a portal.
+    /// </summary>
+    public bool SocketActivated { get; init; }
+
+    /// <summary>
     /// Builds the configuration: the file's (or the default disk's), with the command line's
     /// overrides applied, validated.
     /// </summary>
@@ -106,6 +113,12 @@ public sealed record ServeOptions
         {
             config = config with { EventLog = IsOff(EventLog) ? null : EventLog };
             locator.RecordOption("eventLog", "--event-log");
+        }
+        if (SocketActivated && !NbdStdio)
+        {
+            // The activator owns the listening socket; listening on the default portal too would surprise it.
+            if (Iscsi is null) config = config with { Iscsi = config.Iscsi with { Enabled = false } };
+            config = config with { Nbd = config.Nbd with { Enabled = true } };
         }
         if (NbdStdio)
         {

@@ -33,6 +33,13 @@ public static class ServeRunner
     /// <param name="cancellationToken">Stops the server.</param>
     public static async Task<int> RunAsync(ServeOptions options, TextWriter output, TextWriter error, HostComponents? components = null, bool handleSignals = true, CancellationToken cancellationToken = default)
     {
+        // systemd socket activation (also how nbdinfo / nbdcopy run "[ CMD ]"): only in the real process.
+        var activated = handleSignals && !options.NbdStdio ? SocketActivation.TakeListener() : null;
+        if (activated is not null)
+        {
+            options = options with { SocketActivated = true };
+            output = TextWriter.Null; // standard output belongs to the activator (nbdinfo prints its JSON there)
+        }
         StorSharpConfiguration config;
         try
         {
@@ -71,10 +78,11 @@ public static class ServeRunner
             StorSharpHost host;
             try
             {
-                host = await StorSharpHost.StartAsync(config, components, options.NbdStdio, stop.Token).ConfigureAwait(false);
+                host = await StorSharpHost.StartAsync(config, components, options.NbdStdio, stop.Token, activated).ConfigureAwait(false);
             }
             catch (HostStartException e)
             {
+                activated?.Dispose();
                 await error.WriteLineAsync($"storsharp: {e.Message}").ConfigureAwait(false);
                 return ExitFailure;
             }
@@ -189,6 +197,28 @@ public static class ServeRunner
     {
         var address = ep.Address.Equals(IPAddress.Any) ? IPAddress.Loopback : ep.Address.Equals(IPAddress.IPv6Any) ? IPAddress.IPv6Loopback : ep.Address;
         return new IPEndPoint(address, ep.Port).ToString();
+    }
+}
+
+/// <summary>systemd socket activation (sd_listen_fds): the listening socket passed as file descriptor 3.</summary>
+internal static class SocketActivation
+{
+    private const int FirstDescriptor = 3;
+
+    /// <summary>
+    /// The socket passed to this process (LISTEN_PID is ours and LISTEN_FDS is at least 1), or null.
+    /// The variables are removed so child processes do not take the socket too.
+    /// </summary>
+    public static System.Net.Sockets.Socket? TakeListener()
+    {
+        var pid = Environment.GetEnvironmentVariable("LISTEN_PID");
+        var fds = Environment.GetEnvironmentVariable("LISTEN_FDS");
+        if (pid is null || fds is null) return null;
+        Environment.SetEnvironmentVariable("LISTEN_PID", null);
+        Environment.SetEnvironmentVariable("LISTEN_FDS", null);
+        Environment.SetEnvironmentVariable("LISTEN_FDNAMES", null);
+        if (!int.TryParse(pid, out var p) || p != Environment.ProcessId || !int.TryParse(fds, out var n) || n < 1) return null;
+        return new System.Net.Sockets.Socket(new System.Net.Sockets.SafeSocketHandle(FirstDescriptor, ownsHandle: true));
     }
 }
 

@@ -20,13 +20,40 @@ public sealed class NbdClientTests
     }
 
     [InteropFact("nbd", "nbdinfo")]
-    public async Task Nbdinfo_over_stdio()
+    public async Task Nbdinfo_starts_the_server_by_socket_activation()
     {
-        // nbdinfo [ CMD ] runs CMD with the NBD connection on its stdin/stdout.
-        var result = await Cli.Run("nbdinfo", ["--json", "[", Cli.DotnetHost, Cli.DllPath, "serve", "--nbd-stdio", "--size", "64M", "--event-log", "off", "]"], Bound);
+        // nbdinfo -- [ CMD ] runs CMD with a listening socket on fd 3 (LISTEN_PID / LISTEN_FDS) and stops it with SIGTERM.
+        var result = await Cli.Run("nbdinfo", ["--json", "--", "[", Cli.DotnetHost, Cli.DllPath, "serve", "--size", "64M", "--event-log", "off", "]"], Bound);
         Assert.True(result.ExitCode == 0, result.ToString());
         using var json = JsonDocument.Parse(result.Output);
         Assert.Equal(64L << 20, json.RootElement.GetProperty("exports")[0].GetProperty("export-size").GetInt64());
+    }
+
+    [InteropFact("nbd")]
+    public async Task Nbd_stdio_speaks_nbd_on_standard_output_and_exits_when_input_closes()
+    {
+        using var process = Cli.Start(["serve", "--nbd-stdio", "--size", "64M", "--event-log", "off"], redirectInput: true);
+        try
+        {
+            var hello = new byte[18];
+            var stdout = process.StandardOutput.BaseStream;
+            var read = 0;
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (read < hello.Length)
+            {
+                var n = await stdout.ReadAsync(hello.AsMemory(read), cts.Token).AsTask().WaitAsync(TimeSpan.FromSeconds(60));
+                if (n == 0) Assert.Fail("standard output closed before the NBD greeting");
+                read += n;
+            }
+            Assert.Equal("NBDMAGICIHAVEOPT", System.Text.Encoding.ASCII.GetString(hello, 0, 16));
+            process.StandardInput.Close(); // the client goes away
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+            Assert.Equal(0, process.ExitCode);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+        }
     }
 
     [InteropFact("nbd", "qemu-img")]

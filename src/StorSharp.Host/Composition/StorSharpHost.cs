@@ -64,8 +64,9 @@ public sealed class StorSharpHost : IAsyncDisposable
     /// <param name="components">The factories; <see cref="HostComponents.Default"/> when null.</param>
     /// <param name="nbdForStream">Build the NBD front end even with NBD listening off, to serve a stream (<c>--nbd-stdio</c>).</param>
     /// <param name="cancellationToken">Cancels the start.</param>
+    /// <param name="nbdListener">A socket already listening (systemd socket activation): NBD accepts on it instead of binding <see cref="NbdSettings.Listen"/>.</param>
     /// <exception cref="HostStartException">A backend, the adapter or a listener could not start.</exception>
-    public static async Task<StorSharpHost> StartAsync(StorSharpConfiguration configuration, HostComponents? components = null, bool nbdForStream = false, CancellationToken cancellationToken = default)
+    public static async Task<StorSharpHost> StartAsync(StorSharpConfiguration configuration, HostComponents? components = null, bool nbdForStream = false, CancellationToken cancellationToken = default, Socket? nbdListener = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         components ??= HostComponents.Default;
@@ -88,7 +89,7 @@ public sealed class StorSharpHost : IAsyncDisposable
         var host = new StorSharpHost(configuration, port, events);
         try
         {
-            await host.ComposeAsync(components, nbdForStream, cancellationToken).ConfigureAwait(false);
+            await host.ComposeAsync(components, nbdForStream, nbdListener, cancellationToken).ConfigureAwait(false);
             return host;
         }
         catch
@@ -98,7 +99,7 @@ public sealed class StorSharpHost : IAsyncDisposable
         }
     }
 
-    private async Task ComposeAsync(HostComponents components, bool nbdForStream, CancellationToken cancellationToken)
+    private async Task ComposeAsync(HostComponents components, bool nbdForStream, Socket? nbdListener, CancellationToken cancellationToken)
     {
         var config = Configuration;
 
@@ -151,7 +152,8 @@ public sealed class StorSharpHost : IAsyncDisposable
             var exports = config.Nbd.Exports.Select(e => (e, luns.First(l => l.Settings.Number == e.Lun && string.Equals(l.Settings.Target, e.Target, StringComparison.OrdinalIgnoreCase)))).ToList();
             Nbd = components.CreateNbd(new NbdFrontEndSpec(config.Nbd.Enabled ? config.Nbd.Listen : null, exports, Adapter, _events));
             _frontEnds.Add(Nbd);
-            if (config.Nbd.Enabled) await StartFrontEndAsync(Nbd, [config.Nbd.Listen], cancellationToken).ConfigureAwait(false);
+            if (nbdListener is not null) await Nbd.AdoptListenerAsync(nbdListener, cancellationToken).ConfigureAwait(false);
+            else if (config.Nbd.Enabled) await StartFrontEndAsync(Nbd, [config.Nbd.Listen], cancellationToken).ConfigureAwait(false);
         }
     }
 
