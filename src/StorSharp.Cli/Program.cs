@@ -1,0 +1,3 @@
+using StorSharp.Cli;
+
+return await StorSharpCommandLine.RunAsync(args, Console.Out, Console.Error).ConfigureAwait(false);

@@ -1,0 +1,216 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using StorSharp.Port;
+
+namespace StorSharp.Host.Configuration;
+
+/// <summary>
+/// Everything <c>storsharp serve</c> runs: the port's options, the event log, the iSCSI portals
+/// and targets, the LUNs and their backends, and the NBD exports. Read one from a file with
+/// <see cref="ConfigurationLoader"/>; <see cref="CreateDefault"/> is the disk served when no file is given.
+/// </summary>
+public sealed record StorSharpConfiguration
+{
+    /// <summary>The target name of the default disk.</summary>
+    public const string DefaultTargetIqn = "iqn.2026-11.io.storsharp:disk0";
+
+    /// <summary>The NBD export name of the default disk.</summary>
+    public const string DefaultExportName = "disk0";
+
+    /// <summary>The iSCSI port IANA assigned (RFC 7143 §13.1).</summary>
+    public const int DefaultIscsiPort = 3260;
+
+    /// <summary>The NBD port IANA assigned.</summary>
+    public const int DefaultNbdPort = 10809;
+
+    /// <summary>Where the configuration came from: a file name, or <c>defaults</c>.</summary>
+    public string SourceName { get; init; } = "defaults";
+
+    /// <summary>The port engine's options.</summary>
+    public PortSettings Port { get; init; } = new();
+
+    /// <summary>The JSON-lines file events are appended to; null keeps events in memory only.</summary>
+    public string? EventLog { get; init; } = DefaultEventLogPath();
+
+    /// <summary>The iSCSI front end.</summary>
+    public IscsiSettings Iscsi { get; init; } = new();
+
+    /// <summary>The NBD front end.</summary>
+    public NbdSettings Nbd { get; init; } = new();
+
+    /// <summary>The iSCSI targets. Each target is one SCSI target id on the adapter.</summary>
+    public IReadOnlyList<TargetSettings> Targets { get; init; } = [];
+
+    /// <summary>The logical units, each behind one target.</summary>
+    public IReadOnlyList<LunSettings> Luns { get; init; } = [];
+
+    /// <summary>
+    /// The disk served when no configuration file is given: a 1 GiB sparse RAM disk with 512-byte
+    /// blocks, as LUN 0 of <see cref="DefaultTargetIqn"/> on 127.0.0.1:3260 and as NBD export
+    /// <see cref="DefaultExportName"/> on 127.0.0.1:10809.
+    /// </summary>
+    public static StorSharpConfiguration CreateDefault() => new()
+    {
+        Targets = [new TargetSettings { Iqn = DefaultTargetIqn, Alias = "StorSharp disk0" }],
+        Luns = [new LunSettings { Target = DefaultTargetIqn, Number = 0, Backend = LunBackend.Ram, SizeBytes = 1L << 30 }],
+        Nbd = new NbdSettings { Exports = [new NbdExportSettings { Name = DefaultExportName, Target = DefaultTargetIqn, Lun = 0, Description = "StorSharp default disk" }] },
+    };
+
+    /// <summary>
+    /// The event log used when none is configured: <c>$XDG_STATE_HOME/storsharp/events.jsonl</c>,
+    /// else <c>~/.local/state/storsharp/events.jsonl</c>.
+    /// </summary>
+    public static string DefaultEventLogPath()
+    {
+        var state = Environment.GetEnvironmentVariable("XDG_STATE_HOME");
+        if (string.IsNullOrEmpty(state))
+        {
+            var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            if (string.IsNullOrEmpty(home)) home = Path.GetTempPath();
+            state = Path.Combine(home, ".local", "state");
+        }
+        return Path.Combine(state, "storsharp", "events.jsonl");
+    }
+}
+
+/// <summary>The port engine's options (<see cref="PortOptions"/>).</summary>
+public sealed record PortSettings
+{
+    /// <summary>The most buses an adapter may have (1 to 255; Storport's default is 8).</summary>
+    public int MaximumBuses { get; init; } = 8;
+
+    /// <summary>The period of the port's heartbeat, which drives every timer.</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Busy pause, retry counts, link-down timeout, default timeout and the rest.</summary>
+    public PortTunables Tunables { get; init; } = new();
+}
+
+/// <summary>The iSCSI front end.</summary>
+public sealed record IscsiSettings
+{
+    /// <summary>False serves no iSCSI.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>The addresses to listen on (network portals).</summary>
+    public IReadOnlyList<IPEndPoint> Portals { get; init; } = [new IPEndPoint(IPAddress.Loopback, StorSharpConfiguration.DefaultIscsiPort)];
+}
+
+/// <summary>The NBD front end.</summary>
+public sealed record NbdSettings
+{
+    /// <summary>False serves no NBD.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>The address to listen on.</summary>
+    public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, StorSharpConfiguration.DefaultNbdPort);
+
+    /// <summary>The exports: each names one LUN.</summary>
+    public IReadOnlyList<NbdExportSettings> Exports { get; init; } = [];
+}
+
+/// <summary>An NBD export: a name that clients ask for, and the LUN it serves.</summary>
+public sealed record NbdExportSettings
+{
+    /// <summary>The export name clients ask for (<c>nbd://host:port/NAME</c>).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The IQN of the target the LUN is behind.</summary>
+    public required string Target { get; init; }
+
+    /// <summary>The LUN number behind that target.</summary>
+    public int Lun { get; init; }
+
+    /// <summary>Text shown by <c>nbdinfo</c>; none when null.</summary>
+    public string? Description { get; init; }
+
+    /// <summary>Serve the export read-only even if the LUN is writable.</summary>
+    public bool ReadOnly { get; init; }
+}
+
+/// <summary>An iSCSI target: its name, who may log in, and how they authenticate.</summary>
+public sealed record TargetSettings
+{
+    /// <summary>The target's iSCSI name (<c>iqn.</c>, <c>eui.</c> or <c>naa.</c>; RFC 7143 §4.2.7).</summary>
+    public required string Iqn { get; init; }
+
+    /// <summary>The TargetAlias sent at login; none when null.</summary>
+    public string? Alias { get; init; }
+
+    /// <summary>Initiator names allowed to log in; empty allows every initiator.</summary>
+    public IReadOnlyList<string> Acl { get; init; } = [];
+
+    /// <summary>CHAP the initiator must pass; none when null.</summary>
+    public ChapCredentials? Chap { get; init; }
+
+    /// <summary>CHAP the target answers so the initiator can check it (mutual CHAP); needs <see cref="Chap"/>.</summary>
+    public ChapCredentials? MutualChap { get; init; }
+}
+
+/// <summary>A CHAP name and secret. <see cref="ToString"/> hides the secret.</summary>
+/// <param name="User">The CHAP name.</param>
+/// <param name="Secret">The shared secret (at least 12 characters; RFC 7143 §12.1.3).</param>
+public sealed record ChapCredentials(string User, string Secret)
+{
+    /// <summary>The user name only; the secret is never printed.</summary>
+    public override string ToString() => $"ChapCredentials {{ User = {User}, Secret = *** }}";
+}
+
+/// <summary>What stores a LUN's blocks.</summary>
+public enum LunBackend
+{
+    /// <summary>Memory, allocated as written (sparse).</summary>
+    Ram,
+    /// <summary>A file on the host's file system.</summary>
+    File,
+}
+
+/// <summary>A logical unit: its address, its backend and what it reports (INQUIRY, VPD).</summary>
+public sealed record LunSettings
+{
+    /// <summary>The IQN of the target the LUN is behind.</summary>
+    public required string Target { get; init; }
+
+    /// <summary>The LUN number initiators see (0 to 16383, SAM flat addressing).</summary>
+    public int Number { get; init; }
+
+    /// <summary>The backend.</summary>
+    public LunBackend Backend { get; init; } = LunBackend.Ram;
+
+    /// <summary>The size in bytes; null for a file backend that takes the size of an existing file.</summary>
+    public long? SizeBytes { get; init; }
+
+    /// <summary>The file of a file backend.</summary>
+    public string? Path { get; init; }
+
+    /// <summary>Create the file (with <see cref="SizeBytes"/>) when it does not exist.</summary>
+    public bool Create { get; init; }
+
+    /// <summary>Bytes per logical block: 512 or 4096.</summary>
+    public int BlockSize { get; init; } = 512;
+
+    /// <summary>Thin provisioned: space is allocated as written, and UNMAP / TRIM free it.</summary>
+    public bool Thin { get; init; } = true;
+
+    /// <summary>Refuse writes (write-protected).</summary>
+    public bool ReadOnly { get; init; }
+
+    /// <summary>Report removable media (INQUIRY RMB).</summary>
+    public bool Removable { get; init; }
+
+    /// <summary>The INQUIRY product identification (at most 16 ASCII characters).</summary>
+    public string ProductId { get; init; } = "StorSharp Disk";
+
+    /// <summary>The unit serial number (VPD page 80); derived from the target and LUN when null.</summary>
+    public string? Serial { get; init; }
+
+    /// <summary>The serial reported: <see cref="Serial"/>, or a stable one made from the target and LUN number.</summary>
+    public string EffectiveSerial => Serial ?? MakeSerial(Target, Number);
+
+    private static string MakeSerial(string target, int number)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{target}/{number}"));
+        return "SS" + Convert.ToHexString(hash, 0, 7);
+    }
+}
