@@ -6,7 +6,7 @@ public sealed class IscsiClientTests
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
     private const string Iqn = "iqn.2026-11.io.storsharp:disk0";
 
-    [InteropFact("iscsi", "iscsi-ls")]
+    [InteropFact("iscsi-ls")]
     public async Task Iscsi_ls_discovers_the_target_and_its_lun()
     {
         await using var server = await StorSharpServer.StartAsync(iscsi: true, nbd: false);
@@ -16,7 +16,7 @@ public sealed class IscsiClientTests
         Assert.Contains("Lun:0", result.Output);
     }
 
-    [InteropFact("iscsi", "iscsi-readcapacity16")]
+    [InteropFact("iscsi-readcapacity16")]
     public async Task Readcapacity16_reports_1_GiB_of_512_byte_blocks()
     {
         await using var server = await StorSharpServer.StartAsync(iscsi: true, nbd: false);
@@ -26,7 +26,7 @@ public sealed class IscsiClientTests
         Assert.Contains("512", result.Output);
     }
 
-    [InteropFact("iscsi", "qemu-img")]
+    [InteropFact("qemu-img")]
     public async Task Qemu_img_writes_and_compares_over_iscsi()
     {
         await using var server = await StorSharpServer.StartAsync(iscsi: true, nbd: false, "--size", "64M", "--block-size", "4096");
@@ -39,7 +39,7 @@ public sealed class IscsiClientTests
         Assert.Contains("Images are identical", compare.Output);
     }
 
-    [InteropFact("iscsi,nbd", "qemu-img")]
+    [InteropFact("qemu-img")]
     public async Task Data_written_over_iscsi_reads_back_over_nbd()
     {
         await using var server = await StorSharpServer.StartAsync(iscsi: true, nbd: true, "--size", "64M");

@@ -7,7 +7,7 @@ public sealed class NbdClientTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
 
-    [InteropFact("nbd", "nbdinfo")]
+    [InteropFact("nbdinfo")]
     public async Task Nbdinfo_sees_the_default_1_GiB_disk()
     {
         await using var server = await StorSharpServer.StartAsync(iscsi: false);
@@ -19,7 +19,7 @@ public sealed class NbdClientTests
         Assert.Equal("disk0", export.GetProperty("export-name").GetString());
     }
 
-    [InteropFact("nbd", "nbdinfo")]
+    [InteropFact("nbdinfo")]
     public async Task Nbdinfo_starts_the_server_by_socket_activation()
     {
         // nbdinfo -- [ CMD ] runs CMD with a listening socket on fd 3 (LISTEN_PID / LISTEN_FDS) and stops it with SIGTERM.
@@ -29,7 +29,7 @@ public sealed class NbdClientTests
         Assert.Equal(64L << 20, json.RootElement.GetProperty("exports")[0].GetProperty("export-size").GetInt64());
     }
 
-    [InteropFact("nbd")]
+    [InteropFact]
     public async Task Nbd_stdio_speaks_nbd_on_standard_output_and_exits_when_input_closes()
     {
         using var process = Cli.Start(["serve", "--nbd-stdio", "--size", "64M", "--event-log", "off"], redirectInput: true);
@@ -56,7 +56,7 @@ public sealed class NbdClientTests
         }
     }
 
-    [InteropFact("nbd", "qemu-img")]
+    [InteropFact("qemu-img")]
     public async Task Qemu_img_writes_and_compares_over_nbd()
     {
         await using var server = await StorSharpServer.StartAsync(iscsi: false, nbd: true, "--size", "64M");

@@ -42,28 +42,25 @@ public sealed class ServeProcessTests
         Assert.Contains("--no-such-option", result.Error);
     }
 
-    [InteropFact("any")]
+    [InteropFact]
     public async Task Port_in_use_exits_1()
     {
         using var busy = new TcpListener(IPAddress.Loopback, 0);
         busy.Start();
         var port = ((IPEndPoint)busy.LocalEndpoint).Port;
-        var (iscsi, _) = Wired.Available;
-        var result = await Cli.RunStorSharp(Bound, "serve", "--event-log", "off",
-            "--iscsi", iscsi ? $"127.0.0.1:{port}" : "off", "--nbd", iscsi ? "off" : $"127.0.0.1:{port}");
+        var result = await Cli.RunStorSharp(Bound, "serve", "--event-log", "off", "--iscsi", $"127.0.0.1:{port}", "--nbd", "off");
         Assert.True(result.ExitCode == 1, result.ToString());
         Assert.Contains("already in use", result.Error);
     }
 
     /// <summary>SIGTERM and SIGINT stop the server cleanly: exit 0 within seconds, and the ports are free again, even with a client connected.</summary>
-    [InteropFact("any")]
+    [InteropFact]
     public async Task Signal_stops_cleanly_and_releases_the_ports()
     {
         foreach (var signal in new[] { 15, 2 })
         {
-            var (iscsi, nbd) = Wired.Available;
-            await using var server = await StorSharpServer.StartAsync(iscsi, nbd, "--size", "64M");
-            var port = nbd ? server.NbdPort : server.IscsiPort;
+            await using var server = await StorSharpServer.StartAsync(true, true, "--size", "64M");
+            var port = server.NbdPort;
             // An idle client connection: the server must close it rather than wait for it.
             using var client = new TcpClient();
             await client.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TimeSpan.FromSeconds(10));

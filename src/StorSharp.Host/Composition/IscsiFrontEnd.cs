@@ -1,4 +1,3 @@
-#if STORSHARP_HAS_ISCSI
 using System.Net;
 using StorSharp.Iscsi;
 
@@ -27,4 +26,3 @@ internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
 }
-#endif

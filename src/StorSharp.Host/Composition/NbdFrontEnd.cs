@@ -1,4 +1,3 @@
-#if STORSHARP_HAS_NBD
 using System.Net;
 using System.Net.Sockets;
 using StorSharp.Nbd;
@@ -35,4 +34,3 @@ internal sealed class NbdFrontEnd(NbdFrontEndSpec spec) : INbdFrontEnd
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
 }
-#endif
