@@ -162,10 +162,9 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
                 else Complete(srb, SrbStatus.NoDevice);
                 break;
             case SrbFunction.ResetLogicalUnit:
-                Reset(srb, u => u.Address == srb.Address);
-                break;
             case SrbFunction.ResetDevice:
-                Reset(srb, u => u.Address.PathId == srb.Address.PathId && u.Address.TargetId == srb.Address.TargetId);
+                // In its own method: a lambda here that captured srb would make every StartIo allocate its closure.
+                ResetScope(srb);
                 break;
             case SrbFunction.AbortCommand:
                 Abort(srb);
@@ -175,6 +174,13 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
                 break;
         }
         return true;
+    }
+
+    private void ResetScope(Srb srb)
+    {
+        var address = srb.Address;
+        if (srb.Function == SrbFunction.ResetLogicalUnit) Reset(srb, u => u.Address == address);
+        else Reset(srb, u => u.Address.PathId == address.PathId && u.Address.TargetId == address.TargetId);
     }
 
     private void Complete(Srb srb, SrbStatus status)
