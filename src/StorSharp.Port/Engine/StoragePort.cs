@@ -60,8 +60,15 @@ public sealed class StoragePort : IAsyncDisposable
         int number;
         lock (_lock) number = _nextNumber++;
         var adapter = new Adapter(this, number, registration, tunables);
-        adapter.Start(arguments);
+        // Listed while it starts (state Starting), so management sees it; I/O submitted before
+        // Initialize has finished is refused with a clear error rather than reaching StartIo.
         lock (_lock) _adapters.Add(adapter);
+        try { adapter.Start(arguments); }
+        catch
+        {
+            lock (_lock) _adapters.Remove(adapter);
+            throw;
+        }
         await adapter.RescanAsync().ConfigureAwait(false);
         return adapter;
     }

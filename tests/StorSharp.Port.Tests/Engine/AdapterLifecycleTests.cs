@@ -29,6 +29,45 @@ public class AdapterLifecycleTests
     }
 
     [Fact]
+    public async Task Io_submitted_before_Initialize_finishes_is_refused_and_never_reaches_StartIo()
+    {
+        using var initializing = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var mp = new BlockingInitializeMiniport(initializing, release);
+        await using var port = new StoragePort();
+        var start = Task.Run(() => port.AddAdapterAsync(new VirtualMiniportRegistration { Name = "Slow", CreateMiniport = () => mp }));
+        Assert.True(initializing.Wait(TimeSpan.FromSeconds(10)));
+        var adapter = Assert.Single(port.Adapters);
+        Assert.Equal(AdapterState.Starting, adapter.State);
+        var srb = SrbPool.Shared.Rent();
+        srb.InitCdb(6);
+        var ex = Assert.Throws<InvalidOperationException>(() => adapter.Submit(srb));
+        Assert.Contains("before Initialize finished", ex.Message);
+        Assert.Equal(0, mp.Inner.StartIoCalls);
+        release.Set();
+        await start;
+        await adapter.ExecuteAsync(srb);
+        Assert.Equal(SrbStatus.Success, srb.Status);
+        srb.Release();
+    }
+
+    private sealed class BlockingInitializeMiniport(ManualResetEventSlim initializing, ManualResetEventSlim release) : IVirtualMiniport
+    {
+        public TestMiniport Inner { get; } = new();
+        public FindAdapterResult FindAdapter(IPortServices port, PortConfiguration configuration, string? arguments) => Inner.FindAdapter(port, configuration, arguments);
+        public bool Initialize()
+        {
+            initializing.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+            return Inner.Initialize();
+        }
+        public bool StartIo(Srb srb) => Inner.StartIo(srb);
+        public bool ResetBus(byte pathId) => Inner.ResetBus(pathId);
+        public ControlStatus AdapterControl(AdapterControlType type, ISet<AdapterControlType> supported) => Inner.AdapterControl(type, supported);
+        public void FreeAdapterResources() => Inner.FreeAdapterResources();
+    }
+
+    [Fact]
     public async Task Nine_buses_is_refused_with_the_storport_message()
     {
         var mp = new TestMiniport(buses: 9);
@@ -39,6 +78,7 @@ public class AdapterLifecycleTests
         Assert.Contains("asked for 9", ex.Message);
         Assert.Single(log.WithId(StorageEventIds.TooManyBuses));
         Assert.DoesNotContain("Initialize", mp.Calls);
+        Assert.Empty(port.Adapters);
     }
 
     [Fact]
