@@ -73,6 +73,9 @@ internal sealed partial class IscsiConnection
             Time2Wait = (ushort)_params.DefaultTime2Wait,
             Time2Retain = (ushort)_params.DefaultTime2Retain,
         }.WriteTo(bhs);
+        // The LUs learn of the nexus loss before the initiator learns the logout succeeded, so
+        // whatever it sends next (through another session) finds the nexus's RESERVE released.
+        if (code == LogoutResponseCode.ClosedSuccessfully && _session is { } session) NexusLoss.Notify(session);
         SendControl(bhs, default, advanceStatSN: true, returnCredit: credit);
         if (code == LogoutResponseCode.ClosedSuccessfully) Close($"logout ({req.Reason})");
     }

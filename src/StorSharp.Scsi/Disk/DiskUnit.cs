@@ -136,6 +136,20 @@ internal sealed class DiskUnit
         Nexuses.AddToAll(attention);
     }
 
+    /// <summary>
+    /// I_T nexus loss (SAM-5 §6.3.4, <see cref="ScsiDiskControl.ItNexusLoss"/>): the nexus's RESERVE
+    /// is released (SPC-2 §5.5.1), its medium removal prevention ends (SBC-4 §5.18), and its state
+    /// (unit attentions, pending sense) is forgotten; a front end never reuses a lost nexus object.
+    /// Persistent reservations are kept (SPC-4 §5.12.1).
+    /// </summary>
+    public void OnNexusLoss(InitiatorNexus nexus)
+    {
+        if (!Present) return;
+        Release(nexus.Id);
+        SetRemovalPrevented(nexus.Id, false);
+        Nexuses.Remove(nexus.Id);
+    }
+
     /// <summary>Marks the task running <paramref name="target"/> as aborted; false when no such task is in flight.</summary>
     public bool TryAbort(Srb target, Srb abort)
     {

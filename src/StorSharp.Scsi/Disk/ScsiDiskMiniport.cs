@@ -170,6 +170,9 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
             case SrbFunction.AbortCommand:
                 Abort(srb);
                 break;
+            case SrbFunction.IoControl:
+                Control(srb);
+                break;
             default:
                 Complete(srb, SrbStatus.BadFunction);
                 break;
@@ -282,6 +285,23 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
             return;
         }
         command.Handler(task);
+    }
+
+    /// <summary>The miniport-specific requests (<see cref="ScsiDiskControl"/>).</summary>
+    private void Control(Srb srb)
+    {
+        Span<byte> header = stackalloc byte[ScsiDiskControl.HeaderLength];
+        int n = srb.Data.CopyTo(0, header);
+        if (!ScsiDiskControl.TryReadRequest(header[..n], out uint code) || code != ScsiDiskControl.ItNexusLoss)
+        {
+            Complete(srb, SrbStatus.InvalidRequest);
+            return;
+        }
+        if (_units.TryGetValue(srb.Address, out var unit)) unit.OnNexusLoss(srb.Nexus);
+        header.Slice(ScsiDiskControl.ReturnCodeOffset, 4).Clear();
+        srb.Data.CopyFrom(0, header[..n]);
+        srb.DataTransferLength = n;
+        Complete(srb, SrbStatus.Success);
     }
 
     // ------------------------------------------------------------------ resets and aborts
