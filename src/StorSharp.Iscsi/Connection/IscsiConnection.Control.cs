@@ -311,7 +311,21 @@ internal sealed partial class IscsiConnection
         Span<byte> bhs = stackalloc byte[Bhs.Size];
         new TaskManagementResponsePdu { Response = op.Response, InitiatorTaskTag = op.Itt }.WriteTo(bhs);
         SendControl(bhs, default, advanceStatSN: true, returnCredit: op.HoldsCredit);
-        if (op.CloseAfter) Close("TARGET COLD RESET");
+        if (op.CloseAfter) CloseTargetConnections("TARGET COLD RESET");
+    }
+
+    /// <summary>
+    /// RFC 7143 §11.5.1: after a TARGET COLD RESET the target drops all of its TCP connections to
+    /// all initiators, so every session to this target ends (and with it its I_T nexus), not only
+    /// the one that asked.
+    /// </summary>
+    private void CloseTargetConnections(string reason)
+    {
+        var target = _session?.Target;
+        if (target is not null)
+            foreach (var other in _server.Sessions.Snapshot())
+                if (ReferenceEquals(other.Target, target) && !ReferenceEquals(other.Connection, this)) other.Connection?.Close(reason);
+        Close(reason);
     }
 
     // ------------------------------------------------------------------ digest errors

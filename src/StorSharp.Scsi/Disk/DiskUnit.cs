@@ -161,9 +161,6 @@ internal sealed class DiskUnit
         return false;
     }
 
-    /// <summary>Stopped by START STOP UNIT: medium access fails with NOT READY until started.</summary>
-    public volatile bool Stopped;
-
     /// <summary>False after START STOP UNIT ejected the medium of a removable LU.</summary>
     public volatile bool MediumPresent = true;
 
@@ -195,6 +192,9 @@ internal sealed class DiskUnit
 
     /// <summary>Releases the reservation if <paramref name="nexusId"/> holds it (SPC-2 §7.21: otherwise a no-op).</summary>
     public void Release(long nexusId) => Interlocked.CompareExchange(ref _reservationHolder, 0, nexusId);
+
+    /// <summary>Persistent reservations and registrations (SPC-4 §5.12).</summary>
+    public PersistentReservations Reservations { get; } = new();
 
     /// <summary>Range locks for the read-modify-write commands.</summary>
     public RangeLock Ranges { get; } = new();

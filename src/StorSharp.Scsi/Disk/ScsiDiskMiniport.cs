@@ -273,10 +273,16 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
             task.CompleteStatus(ScsiStatus.ReservationConflict);
             return;
         }
-        if ((flags & ScsiCommandFlags.NeedsMedium) != 0 && (!unit.MediumPresent || unit.Stopped))
+        // SPC-4 §5.12.1, table 66: a persistent reservation held by others, per the command's access class.
+        if (unit.Reservations.IsReserved && unit.Reservations.Conflicts(task.Srb.Nexus, command.Reservation))
         {
-            // SBC-4 §4.19: without medium, or stopped by START STOP UNIT, medium access is NOT READY.
-            task.CompleteCheckCondition(!unit.MediumPresent ? SenseCodes.MediumNotPresentTrayOpen : SenseCodes.NotReadyInitializingCommandRequired);
+            task.CompleteStatus(ScsiStatus.ReservationConflict);
+            return;
+        }
+        if ((flags & ScsiCommandFlags.NeedsMedium) != 0 && !unit.MediumPresent)
+        {
+            // SBC-4 §4.19: without medium (ejected by START STOP UNIT), medium access is NOT READY.
+            task.CompleteCheckCondition(SenseCodes.MediumNotPresentTrayOpen);
             return;
         }
         if ((flags & ScsiCommandFlags.Writes) != 0 && unit.WriteProtected)
