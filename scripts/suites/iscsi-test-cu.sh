@@ -109,6 +109,47 @@ END { if (pending) { failmsg = "no verdict (run ended)"; verdict("FAIL") } }
     ' "$1"
 }
 
+# The read-only profile runs every test except those whose subject or precondition is a write
+# that must succeed (they fail on any write-protected LU by design; the thick profile runs them).
+# The ReadOnly suite (DATA PROTECT / WRITE PROTECTED for every write command) runs only here.
+READONLY_EXCLUDE=(
+    'ALL.CompareAndWrite.*'      # COMPARE AND WRITE must succeed or miscompare
+    'ALL.ExtendedCopy.Simple'    # writes its source blocks first
+    'ALL.OrWrite.*'              # ORWRITE must succeed
+    'ALL.ProutReserve.Access*'   # checks that the reservation holder can write
+    'ALL.Write10.*' 'ALL.Write12.*' 'ALL.Write16.*'
+    'ALL.WriteAtomic16.*' 'ALL.WriteSame10.*' 'ALL.WriteSame16.*'
+    'ALL.WriteVerify10.*' 'ALL.WriteVerify12.*' 'ALL.WriteVerify16.*'
+    'ALL.iSCSIResiduals.Write*'  # residuals of writes that must succeed
+    'ALL.iSCSITMF.AbortTaskSimpleAsync'  # aborts a WRITE, which a write-protected LU ends at once
+    'ALL.MultipathIO.Simple' 'ALL.MultipathIO.CompareAndWrite*'  # write through both paths
+)
+
+# Writes the -t list file for a profile to stdout: ALL, or (read-only) every listed test minus
+# READONLY_EXCLUDE, whole suites as ALL.Suite and partial ones test by test.
+test_list() {
+    if [[ "$1" != readonly || "$TESTS" != ALL ]]; then echo "$TESTS"; return; fi
+    local t suite pattern keep
+    declare -A total=() kept=() tests=()
+    local order=()
+    while read -r t; do
+        [[ "$t" =~ ^ALL\.[^.]+\.[^.]+$ ]] || continue
+        suite="${t%.*}"
+        [[ -n "${total[$suite]:-}" ]] || order+=("$suite")
+        total[$suite]=$(( ${total[$suite]:-0} + 1 ))
+        keep=1
+        for pattern in "${READONLY_EXCLUDE[@]}"; do
+            # shellcheck disable=SC2053
+            if [[ "$t" == $pattern ]]; then keep=0; break; fi
+        done
+        if ((keep)); then kept[$suite]=$(( ${kept[$suite]:-0} + 1 )); tests[$suite]+="$t "; fi
+    done < <(iscsi-test-cu -l 2>/dev/null)
+    for suite in "${order[@]}"; do
+        if [[ "${kept[$suite]:-0}" == "${total[$suite]}" ]]; then echo "$suite"
+        elif [[ -n "${tests[$suite]:-}" ]]; then printf '%s\n' ${tests[$suite]}; fi
+    done
+}
+
 iqn_of() { echo "iqn.2026-11.io.storsharp:conf-$1"; }
 
 # ---- configuration --------------------------------------------------------------------------
@@ -167,10 +208,14 @@ summary=()
 for p in "${PROFILES[@]}"; do
     url="iscsi://127.0.0.1:$PORT/$(iqn_of "$p")/0"
     log="$LOGS/$p.log"
-    say "profile $p: iscsi-test-cu -t $TESTS -d -S ($url, twice)"
+    say "profile $p: iscsi-test-cu -t $TESTS -d -S ($url, twice)$([[ $p == readonly && $TESTS == ALL ]] && echo "; without ${#READONLY_EXCLUDE[@]} write-only patterns")"
     start=$SECONDS
+    list="$WORK/$p.tests"
+    test_list "$p" >"$list"
+    selection="$TESTS"
+    [[ "$(wc -l <"$list")" -gt 1 ]] && selection="$list"
     timeout --kill-after=10 "$RUN_TIMEOUT" \
-        iscsi-test-cu -t "$TESTS" -d -S "${EXTRA[@]}" -i "$INIT1" -I "$INIT2" "$url" "$url" >"$log" 2>&1 </dev/null
+        iscsi-test-cu -t "$selection" -d -S "${EXTRA[@]}" -i "$INIT1" -I "$INIT2" "$url" "$url" >"$log" 2>&1 </dev/null
     code=$?
     # One verdict per test: PASS / FAIL / SKIP Suite.Test[: message] (see parse_log).
     parse_log "$log" >"$LOGS/$p.results"
