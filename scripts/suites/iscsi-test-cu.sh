@@ -121,7 +121,7 @@ READONLY_EXCLUDE=(
     'ALL.WriteAtomic16.*' 'ALL.WriteSame10.*' 'ALL.WriteSame16.*'
     'ALL.WriteVerify10.*' 'ALL.WriteVerify12.*' 'ALL.WriteVerify16.*'
     'ALL.iSCSIResiduals.Write*'  # residuals of writes that must succeed
-    'ALL.iSCSITMF.AbortTaskSimpleAsync'  # aborts a WRITE, which a write-protected LU ends at once
+    'ALL.iSCSITMF.*'             # abort / LU-reset an outstanding WRITE, which a write-protected LU fails at once
     'ALL.MultipathIO.Simple' 'ALL.MultipathIO.CompareAndWrite*'  # write through both paths
 )
 
