@@ -7,8 +7,9 @@
 #
 #   thick      512-byte blocks, fully provisioned (thin: false)
 #   thin       4096-byte blocks, thin provisioned (LBPME=1)
-#   readonly   512-byte blocks, write-protected
-#   removable  512-byte blocks, removable medium (RMB=1)
+#   readonly   512-byte blocks, thin, write-protected (thin so that UNMAP exists and must answer
+#              WRITE PROTECTED in the ReadOnly suite, rather than be skipped as unsupported)
+#   removable  512-byte blocks, thin, removable medium (RMB=1; thin so that NoMedia's UNMAP runs)
 #
 # and runs `iscsi-test-cu -t ALL -d -S` once per profile with two initiator names and two URLs
 # to the same LU (MultipathIO). Every LU is a RAM scratch disk, so SANITIZE (-S) is harmless.
@@ -116,6 +117,7 @@ READONLY_EXCLUDE=(
     'ALL.CompareAndWrite.*'      # COMPARE AND WRITE must succeed or miscompare
     'ALL.ExtendedCopy.Simple'    # writes its source blocks first
     'ALL.OrWrite.*'              # ORWRITE must succeed
+    'ALL.Unmap.*' 'ALL.GetLBAStatus.UnmapSingle'  # UNMAP must succeed
     'ALL.ProutReserve.Access*'   # checks that the reservation holder can write
     'ALL.Write10.*' 'ALL.Write12.*' 'ALL.Write16.*'
     'ALL.WriteAtomic16.*' 'ALL.WriteSame10.*' 'ALL.WriteSame16.*'
@@ -175,8 +177,8 @@ CONFIG="$WORK/storsharp.yaml"
         case "$p" in
             thick)     echo "    blockSize: 512";  echo "    thin: false" ;;
             thin)      echo "    blockSize: 4096"; echo "    thin: true" ;;
-            readonly)  echo "    blockSize: 512";  echo "    thin: false"; echo "    readOnly: true" ;;
-            removable) echo "    blockSize: 512";  echo "    thin: false"; echo "    removable: true" ;;
+            readonly)  echo "    blockSize: 512";  echo "    thin: true";  echo "    readOnly: true" ;;
+            removable) echo "    blockSize: 512";  echo "    thin: true";  echo "    removable: true" ;;
         esac
         echo "    serial: CONF-${p^^}"
     done
