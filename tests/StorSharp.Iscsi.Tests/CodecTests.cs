@@ -205,7 +205,14 @@ public sealed class CodecTests
         Assert.Equal(1024, ScsiFacts.ExpectedDataBytes(write10, 512));
         Assert.True(ScsiFacts.TryTruncateTransfer(write10, 512, 512));
         Assert.Equal(1, write10[8]);
-        Assert.False(ScsiFacts.TryTruncateTransfer(write10, 512, 200));
+        // Less than a block: zero blocks (rule a), so a 512-byte write to a 4096-byte LU reaches the LU.
+        Assert.True(ScsiFacts.TryTruncateTransfer(write10, 4096, 512));
+        Assert.Equal(0, write10[8]);
+        write10[8] = 3;
+        Assert.True(ScsiFacts.TryTruncateTransfer(write10, 512, 1500));
+        Assert.Equal(2, write10[8]);
+        byte[] write6 = [0x0A, 0, 0, 0, 2, 0];
+        Assert.False(ScsiFacts.TryTruncateTransfer(write6, 512, 200)); // 0 blocks would mean 256
         byte[] verifyNoData = [0x2F, 0, 0, 0, 0, 0, 0, 0, 2, 0];
         Assert.Equal(0, ScsiFacts.ExpectedDataBytes(verifyNoData, 512));
         Assert.Equal(-1, ScsiFacts.ExpectedDataBytes([0x12, 0, 0, 0, 96, 0], 512));

@@ -28,6 +28,9 @@ internal sealed class RamDiskMiniport : IVirtualMiniport
 
     public long HoldLba { get; set; } = -1;
     public int HeldCount => _held.Count;
+
+    /// <summary>The IoControl requests received: address, initiator port of the SRB's nexus, SRB_IO_CONTROL bytes.</summary>
+    public ConcurrentQueue<(ScsiAddress Address, string InitiatorPort, byte[] Header)> Controls { get; } = new();
     public byte[] Disk(int lun) => _disks[lun];
 
     public static VirtualMiniportRegistration Registration(RamDiskMiniport miniport) => new() { Name = "TestRamDisk", CreateMiniport = () => miniport };
@@ -90,6 +93,13 @@ internal sealed class RamDiskMiniport : IVirtualMiniport
                 return true;
             case SrbFunction.ExecuteScsi:
                 break;
+            case SrbFunction.IoControl:
+                var header = new byte[srb.Data.Length];
+                srb.Data.CopyTo(0, header);
+                Controls.Enqueue((srb.Address, srb.Nexus.InitiatorPortName, header));
+                srb.Status = SrbStatus.Success;
+                _port.CompleteRequest(srb);
+                return true;
             default:
                 srb.Status = SrbStatus.Success;
                 _port.CompleteRequest(srb);

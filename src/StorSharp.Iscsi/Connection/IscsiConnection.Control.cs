@@ -73,6 +73,9 @@ internal sealed partial class IscsiConnection
             Time2Wait = (ushort)_params.DefaultTime2Wait,
             Time2Retain = (ushort)_params.DefaultTime2Retain,
         }.WriteTo(bhs);
+        // The LUs learn of the nexus loss before the initiator learns the logout succeeded, so
+        // whatever it sends next (through another session) finds the nexus's RESERVE released.
+        if (code == LogoutResponseCode.ClosedSuccessfully && _session is { } session) NexusLoss.Notify(session);
         SendControl(bhs, default, advanceStatSN: true, returnCredit: credit);
         if (code == LogoutResponseCode.ClosedSuccessfully) Close($"logout ({req.Reason})");
     }
@@ -308,7 +311,21 @@ internal sealed partial class IscsiConnection
         Span<byte> bhs = stackalloc byte[Bhs.Size];
         new TaskManagementResponsePdu { Response = op.Response, InitiatorTaskTag = op.Itt }.WriteTo(bhs);
         SendControl(bhs, default, advanceStatSN: true, returnCredit: op.HoldsCredit);
-        if (op.CloseAfter) Close("TARGET COLD RESET");
+        if (op.CloseAfter) CloseTargetConnections("TARGET COLD RESET");
+    }
+
+    /// <summary>
+    /// RFC 7143 §11.5.1: after a TARGET COLD RESET the target drops all of its TCP connections to
+    /// all initiators, so every session to this target ends (and with it its I_T nexus), not only
+    /// the one that asked.
+    /// </summary>
+    private void CloseTargetConnections(string reason)
+    {
+        var target = _session?.Target;
+        if (target is not null)
+            foreach (var other in _server.Sessions.Snapshot())
+                if (ReferenceEquals(other.Target, target) && !ReferenceEquals(other.Connection, this)) other.Connection?.Close(reason);
+        Close(reason);
     }
 
     // ------------------------------------------------------------------ digest errors

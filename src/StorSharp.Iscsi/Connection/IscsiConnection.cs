@@ -234,6 +234,9 @@ internal sealed partial class IscsiConnection : ISrbCompletionHandler, IscsiConn
         if (_session is { } s)
         {
             _server.Sessions.Remove(s);
+            // ERL 0, one connection per session: the connection's end is the session's, and so
+            // the I_T nexus's (SAM-5 §6.3.4).
+            NexusLoss.Notify(s);
         }
         lock (_sendLock) { _drainWaiter?.TrySetResult(); }
         _server.OnConnectionClosed(this);

@@ -38,6 +38,9 @@ internal sealed class IscsiSession
 
     public IscsiConnectionHandle? Connection { get; set; }
 
+    /// <summary>1 once the LUs were told the nexus is gone (<see cref="NexusLoss"/>).</summary>
+    public int NexusLost;
+
     /// <summary>RFC 7143 §4.2.2.1 serial arithmetic: is <paramref name="cmdSN"/> in [ExpCmdSN, MaxCmdSN]?</summary>
     public bool InWindow(uint cmdSN)
     {

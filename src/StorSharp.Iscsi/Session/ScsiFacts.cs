@@ -64,13 +64,17 @@ internal static class ScsiFacts
     }
 
     /// <summary>
-    /// Shortens a READ/WRITE/WRITE AND VERIFY CDB so it moves only <paramref name="bytes"/> (whole
-    /// blocks): FCP-4 §9.4.2 / SAM-5 overflow rule (a), "process the command normally except that data
-    /// beyond the expected length is not transferred". False when the CDB cannot express it.
+    /// Shortens a READ/WRITE/WRITE AND VERIFY CDB so it moves only the whole blocks within
+    /// <paramref name="bytes"/>: FCP-4 §9.4.2 / SAM-5 overflow rule (a), "process the command normally
+    /// except that data beyond the expected length is not transferred". A partial last block is not
+    /// written (a block is written whole or not at all), and fewer bytes than one block make a
+    /// zero-block command: initiators that assume 512-byte blocks (libiscsi's reservation checks
+    /// write 512 bytes to any LU) get GOOD with the overflow, or RESERVATION CONFLICT, not an error
+    /// about the length. False when the CDB cannot express it (zero blocks in a 6-byte CDB means 256).
     /// </summary>
     public static bool TryTruncateTransfer(Span<byte> cdb, int blockSize, long bytes)
     {
-        if (blockSize <= 0 || bytes < 0 || bytes % blockSize != 0) return false;
+        if (blockSize <= 0 || bytes < 0) return false;
         long blocks = bytes / blockSize;
         switch (cdb[0])
         {

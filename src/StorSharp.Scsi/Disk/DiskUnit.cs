@@ -136,6 +136,20 @@ internal sealed class DiskUnit
         Nexuses.AddToAll(attention);
     }
 
+    /// <summary>
+    /// I_T nexus loss (SAM-5 §6.3.4, <see cref="ScsiDiskControl.ItNexusLoss"/>): the nexus's RESERVE
+    /// is released (SPC-2 §5.5.1), its medium removal prevention ends (SBC-4 §5.18), and its state
+    /// (unit attentions, pending sense) is forgotten; a front end never reuses a lost nexus object.
+    /// Persistent reservations are kept (SPC-4 §5.12.1).
+    /// </summary>
+    public void OnNexusLoss(InitiatorNexus nexus)
+    {
+        if (!Present) return;
+        Release(nexus.Id);
+        SetRemovalPrevented(nexus.Id, false);
+        Nexuses.Remove(nexus.Id);
+    }
+
     /// <summary>Marks the task running <paramref name="target"/> as aborted; false when no such task is in flight.</summary>
     public bool TryAbort(Srb target, Srb abort)
     {
@@ -146,9 +160,6 @@ internal sealed class DiskUnit
         }
         return false;
     }
-
-    /// <summary>Stopped by START STOP UNIT: medium access fails with NOT READY until started.</summary>
-    public volatile bool Stopped;
 
     /// <summary>False after START STOP UNIT ejected the medium of a removable LU.</summary>
     public volatile bool MediumPresent = true;
@@ -181,6 +192,9 @@ internal sealed class DiskUnit
 
     /// <summary>Releases the reservation if <paramref name="nexusId"/> holds it (SPC-2 §7.21: otherwise a no-op).</summary>
     public void Release(long nexusId) => Interlocked.CompareExchange(ref _reservationHolder, 0, nexusId);
+
+    /// <summary>Persistent reservations and registrations (SPC-4 §5.12).</summary>
+    public PersistentReservations Reservations { get; } = new();
 
     /// <summary>Range locks for the read-modify-write commands.</summary>
     public RangeLock Ranges { get; } = new();

@@ -71,6 +71,9 @@ internal sealed class NexusTable(bool powerOnAttention)
         return _states.GetOrAdd(nexus.Id, state);
     }
 
+    /// <summary>Forgets a nexus (I_T nexus loss).</summary>
+    public void Remove(long nexusId) => _states.TryRemove(nexusId, out _);
+
     public NexusState? Find(long nexusId) => _states.GetValueOrDefault(nexusId);
 
     public IEnumerable<NexusState> All => _states.Values;

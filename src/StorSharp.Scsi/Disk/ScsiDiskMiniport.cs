@@ -169,6 +169,9 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
             case SrbFunction.AbortCommand:
                 Abort(srb);
                 break;
+            case SrbFunction.IoControl:
+                Control(srb);
+                break;
             default:
                 Complete(srb, SrbStatus.BadFunction);
                 break;
@@ -276,10 +279,16 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
             task.CompleteStatus(ScsiStatus.ReservationConflict);
             return;
         }
-        if ((flags & ScsiCommandFlags.NeedsMedium) != 0 && (!unit.MediumPresent || unit.Stopped))
+        // SPC-4 §5.12.1, table 66: a persistent reservation held by others, per the command's access class.
+        if (unit.Reservations.IsReserved && unit.Reservations.Conflicts(task.Srb.Nexus, command.Reservation))
         {
-            // SBC-4 §4.19: without medium, or stopped by START STOP UNIT, medium access is NOT READY.
-            task.CompleteCheckCondition(!unit.MediumPresent ? SenseCodes.MediumNotPresentTrayOpen : SenseCodes.NotReadyInitializingCommandRequired);
+            task.CompleteStatus(ScsiStatus.ReservationConflict);
+            return;
+        }
+        if ((flags & ScsiCommandFlags.NeedsMedium) != 0 && !unit.MediumPresent)
+        {
+            // SBC-4 §4.19: without medium (ejected by START STOP UNIT), medium access is NOT READY.
+            task.CompleteCheckCondition(SenseCodes.MediumNotPresentTrayOpen);
             return;
         }
         if ((flags & ScsiCommandFlags.Writes) != 0 && unit.WriteProtected)
@@ -288,6 +297,23 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
             return;
         }
         command.Handler(task);
+    }
+
+    /// <summary>The miniport-specific requests (<see cref="ScsiDiskControl"/>).</summary>
+    private void Control(Srb srb)
+    {
+        Span<byte> header = stackalloc byte[ScsiDiskControl.HeaderLength];
+        int n = srb.Data.CopyTo(0, header);
+        if (!ScsiDiskControl.TryReadRequest(header[..n], out uint code) || code != ScsiDiskControl.ItNexusLoss)
+        {
+            Complete(srb, SrbStatus.InvalidRequest);
+            return;
+        }
+        if (_units.TryGetValue(srb.Address, out var unit)) unit.OnNexusLoss(srb.Nexus);
+        header.Slice(ScsiDiskControl.ReturnCodeOffset, 4).Clear();
+        srb.Data.CopyFrom(0, header[..n]);
+        srb.DataTransferLength = n;
+        Complete(srb, SrbStatus.Success);
     }
 
     // ------------------------------------------------------------------ resets and aborts

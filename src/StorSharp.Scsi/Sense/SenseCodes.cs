@@ -48,6 +48,9 @@ public static class SenseCodes
     /// <summary>ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST (26/00).</summary>
     public static readonly SenseCode InvalidFieldInParameterList = new(SenseKey.IllegalRequest, 0x26, 0x00);
 
+    /// <summary>ILLEGAL REQUEST, INVALID RELEASE OF PERSISTENT RESERVATION (26h/04h): RELEASE by the holder with another type or scope (SPC-4 §5.12.11.2).</summary>
+    public static readonly SenseCode InvalidReleaseOfPersistentReservation = new(SenseKey.IllegalRequest, 0x26, 0x04);
+
     /// <summary>ILLEGAL REQUEST, SAVING PARAMETERS NOT SUPPORTED (39/00).</summary>
     public static readonly SenseCode SavingParametersNotSupported = new(SenseKey.IllegalRequest, 0x39, 0x00);
 

@@ -121,4 +121,22 @@ public class ProvisioningTests
         (await h.ExecAsync([0x41, 0, 0, 0, 0, 63, 0, 0, 2, 0], dataOut: block)).AssertCheckCondition(SenseCodes.LbaOutOfRange);
         Assert.Equal(0, dev.WriteCount);
     }
+
+    [Fact]
+    public async Task Write_same_with_unmap_is_invalid_on_a_thick_lu_and_limited_to_65535_blocks()
+    {
+        // SBC-4 §5.49: no unmapping through WRITE SAME (LBPWS = 0) makes UNMAP = 1 an invalid field;
+        // libiscsi WriteSame10/16.UnmapVPD fail a thick LU that accepts it.
+        var dev = new TestBlockDevice(70000);
+        var (h, _) = await DiskHarness.SingleAsync(dev);
+        await using var _h = h;
+        var r = await h.ExecAsync([0x41, 0x08, 0, 0, 0, 0, 0, 0, 1, 0], dataOut: new byte[512]);
+        r.AssertCheckCondition(SenseCodes.InvalidFieldInCdb);
+        Assert.Equal(1, r.SenseInfo.Specific.Field);
+        byte[] ws16 = [0x93, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]; // 65536 blocks
+        (await h.ExecAsync(ws16, dataOut: new byte[512])).AssertCheckCondition(SenseCodes.InvalidFieldInCdb);
+        ws16[11] = 0; ws16[12] = 0xFF; ws16[13] = 0xFF;                   // 65535 blocks
+        (await h.ExecAsync(ws16, dataOut: Cdbs.Pattern(512, 3))).AssertGood();
+        Assert.Equal(0, dev.UnmapCount);
+    }
 }

@@ -92,6 +92,20 @@ public class VerifyAndAtomicTests
     }
 
     [Fact]
+    public async Task Compare_and_write_of_zero_blocks_is_good_only_without_data()
+    {
+        // libiscsi CompareAndWrite.Simple sends 256 blocks, which the one-byte field carries as 0,
+        // with 2 x 256 blocks of data, and expects INVALID FIELD IN CDB.
+        var (h, dev) = await DiskHarness.SingleAsync();
+        await using var _h = h;
+        var r = await h.ExecAsync(Caw(0, 0), dataOut: new byte[2 * 256 * 512]);
+        r.AssertCheckCondition(SenseCodes.InvalidFieldInCdb);
+        Assert.Equal(13, r.SenseInfo.Specific.Field);
+        (await h.ExecAsync(Caw(0, 0))).AssertGood();
+        Assert.Equal(0, dev.WriteCount);
+    }
+
+    [Fact]
     public async Task Concurrent_compare_and_writes_never_lose_an_update()
     {
         var dev = new TestBlockDevice { YieldReads = true };

@@ -16,8 +16,12 @@ public class VpdBlockPagesTests
         Assert.Equal(0x3C, BinaryPrimitives.ReadUInt16BigEndian(r.Data.AsSpan(2)));
         Assert.Equal(1, r.Data[4] & 1);
         Assert.Equal((uint)(8 * 1024 * 1024 / 512), BinaryPrimitives.ReadUInt32BigEndian(r.Data.AsSpan(8)));
-        Assert.NotEqual(0u, BinaryPrimitives.ReadUInt32BigEndian(r.Data.AsSpan(20)));
-        Assert.NotEqual(0u, BinaryPrimitives.ReadUInt32BigEndian(r.Data.AsSpan(24)));
+        // libiscsi Inquiry.BlockLimits: an explicit MAXIMUM UNMAP LBA COUNT must be at most 1 Mi.
+        uint maxUnmap = BinaryPrimitives.ReadUInt32BigEndian(r.Data.AsSpan(20));
+        Assert.InRange(maxUnmap, 1u, 1024u * 1024);
+        Assert.InRange(BinaryPrimitives.ReadUInt32BigEndian(r.Data.AsSpan(24)), 1u, 1024u * 1024);
+        // MAXIMUM WRITE SAME LENGTH below 65536 (libiscsi WriteSame16.Unmap otherwise writes 65536 blocks in one command).
+        Assert.Equal(0xFFFFUL, BinaryPrimitives.ReadUInt64BigEndian(r.Data.AsSpan(36)));
 
         var b1 = await h.ExecAsync(Cdbs.Inquiry(255, true, 0xB1), 255);
         Assert.Equal(1, BinaryPrimitives.ReadUInt16BigEndian(b1.Data.AsSpan(4)));

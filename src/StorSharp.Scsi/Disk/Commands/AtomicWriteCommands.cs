@@ -29,7 +29,15 @@ internal static class AtomicWriteCommands
         int blocks = cdb[13];
         bool fua = (cdb[1] & 0x08) != 0 || !task.Unit.Mode.WriteCacheEnabled;
         var g = task.Device.Geometry;
-        if (blocks == 0) { task.CompleteGood(); return; }
+        if (blocks == 0)
+        {
+            // SBC-4 §5.3: zero blocks is not an error, and then nothing is transferred. A Data-Out
+            // buffer that comes anyway contradicts the CDB (libiscsi sends 256 blocks as 00h with
+            // 2 x 256 blocks of data and expects INVALID FIELD IN CDB, NUMBER OF LOGICAL BLOCKS).
+            if (task.BufferLength != 0) task.CompleteInvalidField(13);
+            else task.CompleteGood();
+            return;
+        }
         if (blocks > VpdPages.MaxCompareAndWriteBlocks) { task.CompleteInvalidField(13); return; }
         if (!BlockCdb.IsInRange(lba, (ulong)blocks, (ulong)g.BlockCount)) { task.CompleteCheckCondition(SenseCodes.LbaOutOfRange); return; }
         int half = blocks * g.LogicalBlockSize;

@@ -23,6 +23,7 @@ internal static class DiskCommands
         .. AtomicWriteCommands.Rows,
         .. MediumCommands.Rows,
         .. ReserveReleaseCommands.Rows,
+        .. PersistentReserveCommands.Rows,
     ]);
 
     /// <summary>Shorthand for a row.</summary>

@@ -22,9 +22,6 @@ internal static class MediumCommands
             ReservationAccess.Read, ScsiCommandFlags.NeedsMedium, ReadDefectData),
     ];
 
-    // SBC-4 table 116: the POWER CONDITION values a device server may accept.
-    private static readonly byte[] s_powerConditions = [0x0, 0x1, 0x2, 0x3, 0x7, 0xA, 0xB];
-
     private static void StartStopUnit(ScsiTask task)
     {
         var cdb = task.Cdb;
@@ -32,27 +29,26 @@ internal static class MediumCommands
         bool noFlush = (cdb[4] & 0x04) != 0;
         bool loej = (cdb[4] & 0x02) != 0;
         bool start = (cdb[4] & 0x01) != 0;
-        if (Array.IndexOf(s_powerConditions, (byte)powerCondition) < 0) { task.CompleteInvalidField(4, 7); return; }
-        // A power condition other than START_VALID (0) makes START and LOEJ ignored; there is no power state to change.
+        // SBC-4 §5.27: with a POWER CONDITION other than START_VALID (0h), START and LOEJ are
+        // ignored. A virtual disk has no power states to enter, so every value is accepted and
+        // changes nothing (libiscsi's StartStopUnit.PwrCnd sends 1h..Fh and expects GOOD and the
+        // medium still present).
         if (powerCondition != 0) { task.CompleteGood(); return; }
         var unit = task.Unit;
-        if (loej && !start)
+        if (loej)
         {
             if (!unit.Definition!.Removable) { task.CompleteInvalidField(4, 1); return; }
+            // SBC-4 §5.18: while any I_T nexus prevents removal, the medium neither leaves nor
+            // (libiscsi's PreventAllow.Eject) is loaded by START STOP UNIT.
             if (unit.IsRemovalPrevented) { task.CompleteCheckCondition(SenseCodes.MediumRemovalPrevented); return; }
+            unit.MediumPresent = start;
         }
-        if (loej && start && !unit.Definition!.Removable) { task.CompleteInvalidField(4, 1); return; }
-        if (start)
-        {
-            if (loej) unit.MediumPresent = true;
-            unit.Stopped = false;
-            task.CompleteGood();
-            return;
-        }
-        unit.Stopped = true;
-        if (loej) unit.MediumPresent = false;
-        if (noFlush) { task.CompleteGood(); return; }
-        task.StartFlush(srbFunction: false); // a stop makes cached data durable first
+        // START = 0 without LOEJ: the unit stops, but a virtual disk has nothing to spin down, so
+        // the next medium access finds it active again (as after an automatic transition from a
+        // standby condition); libiscsi's StartStopUnit.NoLoej expects TEST UNIT READY to be GOOD
+        // after a stop. Stopping still makes cached data durable unless NO_FLUSH.
+        if (start || noFlush) { task.CompleteGood(); return; }
+        task.StartFlush(srbFunction: false);
     }
 
     private static void PreventAllow(ScsiTask task)

@@ -84,9 +84,13 @@ internal static class ProvisioningCommands
         uint blocks = sixteen ? BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]) : BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]);
         int blocksField = sixteen ? 10 : 7;
         // VPD B0h says WSNZ = 1: zero blocks ("to the end") is refused, and so is more than the maximum.
-        if (blocks == 0 || blocks > VpdPages.MaxUnmapBlocks) { task.CompleteInvalidField(blocksField); return; }
+        if (blocks == 0 || blocks > VpdPages.MaxWriteSameBlocks) { task.CompleteInvalidField(blocksField); return; }
         var geometry = task.Device.Geometry;
         if (!BlockCdb.IsInRange(lba, blocks, (ulong)geometry.BlockCount)) { task.CompleteCheckCondition(SenseCodes.LbaOutOfRange); return; }
+        // SBC-4 §5.49: a device server that cannot unmap through WRITE SAME (LBPWS = 0 in VPD B2h,
+        // as on a fully provisioned LU) terminates a WRITE SAME with UNMAP = 1 with INVALID FIELD
+        // IN CDB; libiscsi's WriteSame*.UnmapVPD checks that success implies LBPME = 1.
+        if (unmap && !task.Unit.ThinProvisioned) { task.CompleteInvalidField(1, 3); return; }
         int blockSize = geometry.LogicalBlockSize;
         byte[]? pattern = null;
         if (!ndob)

@@ -26,7 +26,14 @@ internal static class VpdPages
     ];
 
     /// <summary>The largest UNMAP / WRITE SAME a single command may cover, in blocks (VPD B0h).</summary>
-    public const uint MaxUnmapBlocks = 0x0040_0000;
+    public const uint MaxUnmapBlocks = 0x0010_0000;
+
+    /// <summary>
+    /// The most blocks one WRITE SAME may cover (VPD B0h MAXIMUM WRITE SAME LENGTH): 65535, as LIO
+    /// reports. libiscsi's WriteSame16.Unmap first writes 65536 blocks in one WRITE(16) when the
+    /// limit allows that many, a transfer far beyond the maximum transfer length.
+    /// </summary>
+    public const uint MaxWriteSameBlocks = 0xFFFF;
 
     /// <summary>The most block descriptors one UNMAP parameter list may carry (VPD B0h).</summary>
     public const uint MaxUnmapDescriptors = 256;
@@ -121,7 +128,7 @@ internal static class VpdPages
             BinaryPrimitives.WriteUInt32BigEndian(page[24..], MaxUnmapDescriptors);
             BinaryPrimitives.WriteUInt32BigEndian(page[28..], 1); // OPTIMAL UNMAP GRANULARITY
         }
-        BinaryPrimitives.WriteUInt64BigEndian(page[36..], MaxUnmapBlocks); // MAXIMUM WRITE SAME LENGTH
+        BinaryPrimitives.WriteUInt64BigEndian(page[36..], MaxWriteSameBlocks); // MAXIMUM WRITE SAME LENGTH
         return 64;
     }
 
