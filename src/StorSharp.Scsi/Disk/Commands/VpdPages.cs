@@ -129,6 +129,14 @@ internal static class VpdPages
             BinaryPrimitives.WriteUInt32BigEndian(page[28..], 1); // OPTIMAL UNMAP GRANULARITY
         }
         BinaryPrimitives.WriteUInt64BigEndian(page[36..], MaxWriteSameBlocks); // MAXIMUM WRITE SAME LENGTH
+        // WRITE ATOMIC(16) (SBC-4 §6.6.4): MAXIMUM ATOMIC TRANSFER LENGTH; ATOMIC ALIGNMENT 0 and ATOMIC
+        // TRANSFER LENGTH GRANULARITY 0 (no requirement: atomicity comes from the range lock, not from
+        // the medium's geometry); MAXIMUM ATOMIC TRANSFER LENGTH WITH ATOMIC BOUNDARY and MAXIMUM
+        // ATOMIC BOUNDARY SIZE the same (a write is atomic as a whole, so any boundary is honoured).
+        uint maxAtomic = AtomicWriteCommands.MaxAtomicBlocks(unit);
+        BinaryPrimitives.WriteUInt32BigEndian(page[44..], maxAtomic);
+        BinaryPrimitives.WriteUInt32BigEndian(page[56..], maxAtomic);
+        BinaryPrimitives.WriteUInt32BigEndian(page[60..], maxAtomic);
         return 64;
     }
 
