@@ -144,6 +144,10 @@ internal static class VpdPages
     private static int BlockDeviceCharacteristics(ScsiTask task, Span<byte> page)
     {
         if ((task.Device.Capabilities & Block.BlockDeviceCapabilities.NonRotational) != 0) page[5] = 0x01;
+        // WABEREQ / WACEREQ 01b (byte 7 bits 7-6 / 5-4): after SANITIZE BLOCK ERASE or CRYPTOGRAPHIC
+        // ERASE a read completes GOOD (the blocks read as zeros); 00b where those service actions
+        // are not supported (SBC-4 §6.6.2).
+        if (SanitizeCommands.CanErase(task.Unit)) page[7] = 0x50;
         return 64;
     }
 
