@@ -29,6 +29,7 @@ public static class ScsiOpcodes
     public const byte ReadBuffer = 0x3C;
     public const byte WriteSame10 = 0x41;
     public const byte Unmap = 0x42;
+    public const byte Sanitize = 0x48;
     public const byte LogSelect = 0x4C;
     public const byte LogSense = 0x4D;
     public const byte ModeSelect10 = 0x55;
@@ -48,6 +49,7 @@ public static class ScsiOpcodes
     public const byte PreFetch16 = 0x90;
     public const byte SynchronizeCache16 = 0x91;
     public const byte WriteSame16 = 0x93;
+    public const byte WriteAtomic16 = 0x9C;
     public const byte ServiceActionIn16 = 0x9E;
     public const byte ReportLuns = 0xA0;
     public const byte MaintenanceIn = 0xA3;

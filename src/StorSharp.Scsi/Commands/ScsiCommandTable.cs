@@ -64,6 +64,15 @@ public sealed class ScsiCommandTable
         return command is null ? CommandLookup.UnknownServiceAction : CommandLookup.Found;
     }
 
+    /// <summary>True when some service action of <paramref name="opcode"/> is available on <paramref name="unit"/>.</summary>
+    internal bool AnyServiceActionAvailable(byte opcode, DiskUnit unit)
+    {
+        var row = _byServiceAction[opcode];
+        if (row is null) return false;
+        foreach (var c in row) if (c is not null && c.IsAvailableOn(unit)) return true;
+        return false;
+    }
+
     /// <summary>Finds the row for an opcode and service action (null for none).</summary>
     public ScsiCommand? Find(byte opcode, byte? serviceAction) =>
         serviceAction is { } sa ? (sa < 32 ? _byServiceAction[opcode]?[sa] : null) : _byOpcode[opcode];

@@ -200,7 +200,7 @@ internal sealed class DiskUnit
     public RangeLock Ranges { get; } = new();
 
     /// <summary>True when a task other than <paramref name="except"/> has a plain WRITE in flight that overlaps [start, end).</summary>
-    public bool HasOverlappingWrite(ScsiTask except, long start, long end)
+    public bool HasOverlappingWrite(ScsiTask? except, long start, long end)
     {
         lock (_lock)
         {
@@ -209,6 +209,30 @@ internal sealed class DiskUnit
         }
         return false;
     }
+
+    // ------------------------------------------------------------------ sanitize (SBC-4 §4.11)
+
+    private SanitizeOperation? _sanitize;
+
+    /// <summary>The sanitize operation in progress, or null. It belongs to the LU, not to the SANITIZE task: resets, aborts and I_T nexus loss do not stop it (SBC-4 §4.11.2).</summary>
+    public SanitizeOperation? Sanitizing => Volatile.Read(ref _sanitize);
+
+    /// <summary>Starts <paramref name="operation"/>; false when another sanitize operation is in progress.</summary>
+    public bool TryBeginSanitize(SanitizeOperation operation) => Interlocked.CompareExchange(ref _sanitize, operation, null) is null;
+
+    /// <summary>Ends the operation in progress: a failure enters sanitize failure mode (SBC-4 §4.11.4), a success leaves it.</summary>
+    public void EndSanitize(SanitizeOperation operation, bool failed)
+    {
+        if (failed) { SanitizeFailureAllowsExit = operation.AllowUnrestrictedExit; SanitizeFailed = true; }
+        else SanitizeFailed = false;
+        Interlocked.CompareExchange(ref _sanitize, null, operation);
+    }
+
+    /// <summary>Sanitize failure mode: medium access fails with SANITIZE COMMAND FAILED until a sanitize succeeds or EXIT FAILURE MODE is allowed.</summary>
+    public volatile bool SanitizeFailed;
+
+    /// <summary>The failed operation had AUSE = 1, so SANITIZE EXIT FAILURE MODE may end failure mode.</summary>
+    public volatile bool SanitizeFailureAllowsExit;
 
     /// <summary>How many tasks are in flight (tests and diagnostics).</summary>
     public int InFlightCount

@@ -231,7 +231,13 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
     {
         var cdb = task.Cdb;
         var lookup = Commands.Find(cdb, out var command);
-        if (lookup == CommandLookup.Found && !command!.IsAvailableOn(task.Unit)) lookup = CommandLookup.UnknownOpcode;
+        if (lookup == CommandLookup.Found && !command!.IsAvailableOn(task.Unit))
+        {
+            // A service action this LU lacks (BLOCK ERASE on a thick LU) of an opcode it has is an
+            // unknown service action (INVALID FIELD IN CDB); otherwise the opcode is unknown.
+            lookup = command.ServiceAction is not null && Commands.AnyServiceActionAvailable(command.Opcode, task.Unit)
+                ? CommandLookup.UnknownServiceAction : CommandLookup.UnknownOpcode;
+        }
         var flags = lookup == CommandLookup.Found ? command!.Flags : ScsiCommandFlags.None;
         var unit = task.Unit;
         if (!unit.Present)
@@ -251,6 +257,13 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
             if (nexus.HasUnitAttention && (flags & ScsiCommandFlags.IgnoresUnitAttention) == 0 && nexus.Take() is { } attention)
             {
                 task.CompleteCheckCondition(attention);
+                return;
+            }
+            // SBC-4 §4.11.2: while a sanitize operation runs, every command but INQUIRY, REPORT LUNS
+            // and REQUEST SENSE is terminated with NOT READY, SANITIZE IN PROGRESS and the progress.
+            if (unit.Sanitizing is { } sanitize && (flags & ScsiCommandFlags.IgnoresUnitAttention) == 0)
+            {
+                task.CompleteCheckCondition(SenseCodes.SanitizeInProgress, SenseKeySpecific.Progress(sanitize.Progress));
                 return;
             }
         }
@@ -289,6 +302,13 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
         {
             // SBC-4 §4.19: without medium (ejected by START STOP UNIT), medium access is NOT READY.
             task.CompleteCheckCondition(SenseCodes.MediumNotPresentTrayOpen);
+            return;
+        }
+        if (unit.SanitizeFailed && (flags & ScsiCommandFlags.NeedsMedium) != 0 && command.Opcode != ScsiOpcodes.Sanitize)
+        {
+            // SBC-4 §4.11.4: in sanitize failure mode medium access fails until a sanitize succeeds
+            // or SANITIZE EXIT FAILURE MODE is allowed.
+            task.CompleteCheckCondition(SenseCodes.SanitizeCommandFailed);
             return;
         }
         if ((flags & ScsiCommandFlags.Writes) != 0 && unit.WriteProtected)

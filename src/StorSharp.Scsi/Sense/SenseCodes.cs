@@ -15,6 +15,12 @@ public static class SenseCodes
     /// <summary>NOT READY, LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED (04/02): stopped by START STOP UNIT.</summary>
     public static readonly SenseCode NotReadyInitializingCommandRequired = new(SenseKey.NotReady, 0x04, 0x02);
 
+    /// <summary>NOT READY, LOGICAL UNIT NOT READY, SANITIZE IN PROGRESS (04/1B), with a progress indication.</summary>
+    public static readonly SenseCode SanitizeInProgress = new(SenseKey.NotReady, 0x04, 0x1B);
+
+    /// <summary>MEDIUM ERROR, SANITIZE COMMAND FAILED (31/03): a sanitize operation failed; the LU stays in sanitize failure mode.</summary>
+    public static readonly SenseCode SanitizeCommandFailed = new(SenseKey.MediumError, 0x31, 0x03);
+
     /// <summary>NOT READY, MEDIUM NOT PRESENT (3A/00).</summary>
     public static readonly SenseCode MediumNotPresent = new(SenseKey.NotReady, 0x3A, 0x00);
 

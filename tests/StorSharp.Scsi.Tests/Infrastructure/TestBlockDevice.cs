@@ -69,14 +69,31 @@ internal sealed class TestBlockDevice : IBlockDevice
         _data.AsSpan((int)(lba * Geometry.LogicalBlockSize), buffer.Length).CopyTo(buffer.Span);
     }
 
+    private TaskCompletionSource? _writeGate;
+
+    /// <summary>From now on writes (and zeroing) wait until <see cref="ReleaseWrites"/>.</summary>
+    public void HoldWrites() => _writeGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void ReleaseWrites() => Interlocked.Exchange(ref _writeGate, null)?.TrySetResult();
+
+    public TaskCompletionSource WriteStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> buffer, BlockWriteFlags flags = BlockWriteFlags.None, CancellationToken cancellationToken = default)
     {
+        WriteStarted.TrySetResult();
+        if (_writeGate is { } gate) return new ValueTask(WriteLaterAsync(gate.Task, lba, buffer.ToArray(), flags));
         Interlocked.Increment(ref WriteCount);
         LastWriteFlags = flags;
         Check(lba, buffer.Length);
         buffer.Span.CopyTo(_data.AsSpan((int)(lba * Geometry.LogicalBlockSize)));
         _unmapped.AsSpan((int)lba, buffer.Length / Geometry.LogicalBlockSize).Clear();
         return ValueTask.CompletedTask;
+    }
+
+    private async Task WriteLaterAsync(Task gate, long lba, byte[] buffer, BlockWriteFlags flags)
+    {
+        await gate.ConfigureAwait(false);
+        await WriteAsync(lba, buffer, flags).ConfigureAwait(false);
     }
 
     public ValueTask FlushAsync(CancellationToken cancellationToken = default)
@@ -101,11 +118,19 @@ internal sealed class TestBlockDevice : IBlockDevice
 
     public ValueTask WriteZeroesAsync(long lba, long blockCount, WriteZeroesFlags flags = WriteZeroesFlags.None, CancellationToken cancellationToken = default)
     {
+        WriteStarted.TrySetResult();
+        if (_writeGate is { } gate) return new ValueTask(ZeroLaterAsync(gate.Task, lba, blockCount, flags));
         Check(lba, blockCount * Geometry.LogicalBlockSize);
         LastZeroFlags = flags;
         _data.AsSpan((int)(lba * Geometry.LogicalBlockSize), (int)(blockCount * Geometry.LogicalBlockSize)).Clear();
         _unmapped.AsSpan((int)lba, (int)blockCount).Fill((flags & WriteZeroesFlags.MayUnmap) != 0);
         return ValueTask.CompletedTask;
+    }
+
+    private async Task ZeroLaterAsync(Task gate, long lba, long blockCount, WriteZeroesFlags flags)
+    {
+        await gate.ConfigureAwait(false);
+        await WriteZeroesAsync(lba, blockCount, flags).ConfigureAwait(false);
     }
 
     public ValueTask<int> GetExtentsAsync(long lba, long blockCount, Memory<BlockExtent> destination, CancellationToken cancellationToken = default)

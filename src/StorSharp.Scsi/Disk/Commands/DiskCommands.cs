@@ -24,6 +24,7 @@ internal static class DiskCommands
         .. MediumCommands.Rows,
         .. ReserveReleaseCommands.Rows,
         .. PersistentReserveCommands.Rows,
+        .. SanitizeCommands.Rows,
     ]);
 
     /// <summary>Shorthand for a row.</summary>

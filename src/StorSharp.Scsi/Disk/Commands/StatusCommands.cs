@@ -39,6 +39,11 @@ internal static class StatusCommands
             // SPC-4 §6.29: a pending unit attention is returned (and cleared) as the sense data.
             n = SenseData.Write(sense, descriptor, attention);
         }
+        else if (task.Unit.Sanitizing is { } sanitize)
+        {
+            // SPC-4 §6.29 / SBC-4 §4.11.2: during a sanitize, the progress of the operation.
+            n = SenseData.Write(sense, descriptor, SenseCodes.SanitizeInProgress, SenseKeySpecific.Progress(sanitize.Progress));
+        }
         else if (task.Unit.TakePendingSense(task.Srb.Nexus) is { } pending && SenseData.TryParse(pending, out var info))
         {
             n = SenseData.Write(sense, descriptor, info.Code, info.Specific, info.InformationValid ? info.Information : null);

@@ -129,6 +129,14 @@ internal static class VpdPages
             BinaryPrimitives.WriteUInt32BigEndian(page[28..], 1); // OPTIMAL UNMAP GRANULARITY
         }
         BinaryPrimitives.WriteUInt64BigEndian(page[36..], MaxWriteSameBlocks); // MAXIMUM WRITE SAME LENGTH
+        // WRITE ATOMIC(16) (SBC-4 §6.6.4): MAXIMUM ATOMIC TRANSFER LENGTH; ATOMIC ALIGNMENT 0 and ATOMIC
+        // TRANSFER LENGTH GRANULARITY 0 (no requirement: atomicity comes from the range lock, not from
+        // the medium's geometry); MAXIMUM ATOMIC TRANSFER LENGTH WITH ATOMIC BOUNDARY and MAXIMUM
+        // ATOMIC BOUNDARY SIZE the same (a write is atomic as a whole, so any boundary is honoured).
+        uint maxAtomic = AtomicWriteCommands.MaxAtomicBlocks(unit);
+        BinaryPrimitives.WriteUInt32BigEndian(page[44..], maxAtomic);
+        BinaryPrimitives.WriteUInt32BigEndian(page[56..], maxAtomic);
+        BinaryPrimitives.WriteUInt32BigEndian(page[60..], maxAtomic);
         return 64;
     }
 
@@ -136,6 +144,10 @@ internal static class VpdPages
     private static int BlockDeviceCharacteristics(ScsiTask task, Span<byte> page)
     {
         if ((task.Device.Capabilities & Block.BlockDeviceCapabilities.NonRotational) != 0) page[5] = 0x01;
+        // WABEREQ / WACEREQ 01b (byte 7 bits 7-6 / 5-4): after SANITIZE BLOCK ERASE or CRYPTOGRAPHIC
+        // ERASE a read completes GOOD (the blocks read as zeros); 00b where those service actions
+        // are not supported (SBC-4 §6.6.2).
+        if (SanitizeCommands.CanErase(task.Unit)) page[7] = 0x50;
         return 64;
     }
 
