@@ -265,9 +265,9 @@ public sealed class Adapter
         switch (srb.Function)
         {
             case SrbFunction.AbortCommand: _resets.Abort(srb); return;
-            case SrbFunction.ResetLogicalUnit: _resets.Start(ResetLevel.LogicalUnit, srb.Address, srb, timedOut: null); return;
-            case SrbFunction.ResetDevice: _resets.Start(ResetLevel.Target, srb.Address, srb, timedOut: null); return;
-            case SrbFunction.ResetBus: _resets.Start(ResetLevel.Bus, srb.Address, srb, timedOut: null); return;
+            case SrbFunction.ResetLogicalUnit: _resets.Start(ResetLevel.LogicalUnit, srb.Address, srb); return;
+            case SrbFunction.ResetDevice: _resets.Start(ResetLevel.Target, srb.Address, srb); return;
+            case SrbFunction.ResetBus: _resets.Start(ResetLevel.Bus, srb.Address, srb); return;
         }
 
         var lu = GetLogicalUnit(srb.Address);
@@ -314,7 +314,7 @@ public sealed class Adapter
         srb.Unit = lu;
         srb.PrepareExtension(Registration.SrbExtensionSize);
 
-        if (_linkDownExpiredVolatile) { CompleteBeforeQueue(srb, SrbStatus.LinkDown); return; }
+        if (Volatile.Read(ref _linkDownExpired)) { CompleteBeforeQueue(srb, SrbStatus.LinkDown); return; }
 
         if (Miniport is IMiniportBuildIo buildIo)
         {
@@ -349,8 +349,6 @@ public sealed class Adapter
     }
 
     // ------------------------------------------------------------------ dispatch
-
-    private bool _linkDownExpiredVolatile => Volatile.Read(ref _linkDownExpired);
 
     /// <summary>Starts every request of <paramref name="lu"/> that may start now.</summary>
     internal void Dispatch(LogicalUnit lu)

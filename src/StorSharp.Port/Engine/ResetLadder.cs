@@ -49,13 +49,12 @@ internal sealed class ResetLadder(Adapter adapter)
             ("QueueTag", timedOut.QueueTag.ToString()),
             ("TimeOutValue", timedOut.TimeOutValue.ToString()),
             ("Outstanding", outstanding.Count.ToString()));
-        Start(ResetLevel.LogicalUnit, lu.Address, requester: null, timedOut);
+        Start(ResetLevel.LogicalUnit, lu.Address, requester: null);
     }
 
     /// <summary>Starts a reset at <paramref name="level"/>; <paramref name="requester"/> (a front end's reset SRB) completes when it ends.</summary>
-    public void Start(ResetLevel level, ScsiAddress address, Srb? requester, Srb? timedOut)
+    public void Start(ResetLevel level, ScsiAddress address, Srb? requester)
     {
-        _ = timedOut;
         if (requester is not null) requester.State = (int)SrbState.Queued;
         if (level != ResetLevel.Bus && adapter.GetLogicalUnit(address) is null && !AnyUnitIn(level, address))
         {
