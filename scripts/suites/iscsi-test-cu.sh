@@ -116,6 +116,7 @@ END { if (pending) { failmsg = "no verdict (run ended)"; verdict("FAIL") } }
 READONLY_EXCLUDE=(
     'ALL.CompareAndWrite.*'      # COMPARE AND WRITE must succeed or miscompare
     'ALL.ExtendedCopy.Simple'    # writes its source blocks first
+    'ALL.ExtendedCopy.ValidTgtDescr' 'ALL.ReceiveCopyResults.CopyStatus'  # an EXTENDED COPY onto the LU must succeed
     'ALL.OrWrite.*'              # ORWRITE must succeed
     'ALL.Unmap.*' 'ALL.GetLBAStatus.UnmapSingle'  # UNMAP must succeed
     'ALL.ProutReserve.Access*'   # checks that the reservation holder can write

@@ -133,6 +133,7 @@ internal sealed class DiskUnit
         Mode.CopyFrom(ModeParameters.Defaults(Miniport.Options.DescriptorSense));
         lock (_lock) _preventing.Clear(); // SBC-4 §5.18: a reset ends every prevention
         Interlocked.Exchange(ref _reservationHolder, 0); // SPC-2 §5.5.1: a reset releases RESERVE reservations
+        foreach (var n in Nexuses.All) lock (n.Copies) n.Copies.Clear(); // SPC-4 §6.18.1: a reset discards held copy results
         Nexuses.AddToAll(attention);
     }
 
@@ -149,6 +150,9 @@ internal sealed class DiskUnit
         SetRemovalPrevented(nexus.Id, false);
         Nexuses.Remove(nexus.Id);
     }
+
+    /// <summary>EXTENDED COPY commands running on this LU's copy manager (at most <see cref="ExtendedCopyCommands.MaxConcurrentCopies"/>).</summary>
+    public int ActiveCopies;
 
     /// <summary>Marks the task running <paramref name="target"/> as aborted; false when no such task is in flight.</summary>
     public bool TryAbort(Srb target, Srb abort)

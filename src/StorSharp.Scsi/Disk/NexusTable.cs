@@ -52,6 +52,12 @@ internal sealed class NexusState(InitiatorNexus nexus)
 
     /// <summary>Pending sense for REQUEST SENSE (sense that had no room in its request).</summary>
     public byte[]? PendingSense;
+
+    /// <summary>
+    /// EXTENDED COPY results held for RECEIVE COPY RESULTS, by list identifier (SPC-4 §6.4.3.2:
+    /// a list identifier names a copy among those of one I_T nexus). Lock the dictionary to use it.
+    /// </summary>
+    public readonly Dictionary<byte, CopyRecord> Copies = [];
 }
 
 /// <summary>

@@ -79,6 +79,14 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
 
     internal IEnumerable<byte> LunsOf(byte bus, byte target) => _targets.TryGetValue((bus, target), out var luns) ? luns : [];
 
+    /// <summary>The LU of this miniport whose VPD 83h NAA designator is <paramref name="naa"/> (EXTENDED COPY CSCD descriptors), or null.</summary>
+    internal DiskUnit? FindByNaa(ReadOnlySpan<byte> naa)
+    {
+        foreach (var unit in _units.Values)
+            if (unit.Present && unit.NaaIdentifier.AsSpan().SequenceEqual(naa)) return unit;
+        return null;
+    }
+
     internal int InFlightCount(ScsiAddress address) => _units.TryGetValue(address, out var u) ? u.InFlightCount : 0;
 
     // ------------------------------------------------------------------ initialisation

@@ -46,6 +46,12 @@ public readonly struct SenseKeySpecific : IEquatable<SenseKeySpecific>
     /// <summary>A field pointer into the parameter list (C/D = 0).</summary>
     public static SenseKeySpecific Parameter(int byteIndex, int bit = -1) => FieldPointer(false, byteIndex, bit);
 
+    /// <summary>
+    /// A segment pointer for COPY ABORTED (SPC-4 §4.5.2.4.5): SD = 1 and the byte offset, from the
+    /// start of the EXTENDED COPY parameter list, of the segment descriptor being processed.
+    /// </summary>
+    public static SenseKeySpecific Segment(int byteOffset) => new(0x80 | 0x20, (byte)(byteOffset >> 8), (byte)byteOffset);
+
     /// <summary>Progress indication for NOT READY or NO SENSE (SPC-4 §4.5.2.4.3): <paramref name="fraction"/> of 65536.</summary>
     public static SenseKeySpecific Progress(ushort fraction) => new(0x80, (byte)(fraction >> 8), (byte)fraction);
 

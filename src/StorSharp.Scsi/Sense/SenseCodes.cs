@@ -119,4 +119,37 @@ public static class SenseCodes
 
     /// <summary>ABORTED COMMAND, COMMANDS CLEARED BY ANOTHER INITIATOR (2F/00).</summary>
     public static readonly SenseCode CommandsClearedByAnotherInitiator = new(SenseKey.AbortedCommand, 0x2F, 0x00);
+
+    /// <summary>COPY ABORTED, UNREACHABLE COPY TARGET (08h/04h): a CSCD descriptor names no LU the copy manager can reach.</summary>
+    public static readonly SenseCode UnreachableCopyTarget = new(SenseKey.CopyAborted, 0x08, 0x04);
+
+    /// <summary>COPY ABORTED, COPY TARGET DEVICE NOT REACHABLE (0Dh/02h): a segment's blocks lie outside its copy source or destination.</summary>
+    public static readonly SenseCode CopyTargetDeviceNotReachable = new(SenseKey.CopyAborted, 0x0D, 0x02);
+
+    /// <summary>COPY ABORTED with no additional sense (the copy was aborted or failed on the block device).</summary>
+    public static readonly SenseCode CopyAborted = new(SenseKey.CopyAborted, 0x00, 0x00);
+
+    /// <summary>ILLEGAL REQUEST, TOO MANY TARGET DESCRIPTORS (26h/06h).</summary>
+    public static readonly SenseCode TooManyTargetDescriptors = new(SenseKey.IllegalRequest, 0x26, 0x06);
+
+    /// <summary>ILLEGAL REQUEST, UNSUPPORTED TARGET DESCRIPTOR TYPE CODE (26h/07h).</summary>
+    public static readonly SenseCode UnsupportedTargetDescriptorTypeCode = new(SenseKey.IllegalRequest, 0x26, 0x07);
+
+    /// <summary>ILLEGAL REQUEST, TOO MANY SEGMENT DESCRIPTORS (26h/08h).</summary>
+    public static readonly SenseCode TooManySegmentDescriptors = new(SenseKey.IllegalRequest, 0x26, 0x08);
+
+    /// <summary>ILLEGAL REQUEST, UNSUPPORTED SEGMENT DESCRIPTOR TYPE CODE (26h/09h).</summary>
+    public static readonly SenseCode UnsupportedSegmentDescriptorTypeCode = new(SenseKey.IllegalRequest, 0x26, 0x09);
+
+    /// <summary>ILLEGAL REQUEST, UNEXPECTED INEXACT SEGMENT (26h/0Ah).</summary>
+    public static readonly SenseCode UnexpectedInexactSegment = new(SenseKey.IllegalRequest, 0x26, 0x0A);
+
+    /// <summary>ILLEGAL REQUEST, INLINE DATA LENGTH EXCEEDED (26h/0Bh).</summary>
+    public static readonly SenseCode InlineDataLengthExceeded = new(SenseKey.IllegalRequest, 0x26, 0x0B);
+
+    /// <summary>ILLEGAL REQUEST, OPERATION IN PROGRESS (00h/16h): an EXTENDED COPY with this list identifier is still running.</summary>
+    public static readonly SenseCode OperationInProgress = new(SenseKey.IllegalRequest, 0x00, 0x16);
+
+    /// <summary>ILLEGAL REQUEST, INSUFFICIENT RESOURCES (55h/03h).</summary>
+    public static readonly SenseCode InsufficientResources = new(SenseKey.IllegalRequest, 0x55, 0x03);
 }

@@ -25,6 +25,7 @@ internal static class DiskCommands
         .. ReserveReleaseCommands.Rows,
         .. PersistentReserveCommands.Rows,
         .. SanitizeCommands.Rows,
+        .. ExtendedCopyCommands.Rows,
     ]);
 
     /// <summary>Shorthand for a row.</summary>

@@ -57,6 +57,7 @@ internal static class InquiryCommand
         d[2] = 0x06;                      // VERSION: SPC-4
         d[3] = 0x10 | 0x02;               // HISUP, RESPONSE DATA FORMAT 2
         d[4] = (byte)(d.Length - 5);      // ADDITIONAL LENGTH
+        if (unit.Present) d[5] = 0x08;    // 3PC: a copy manager (EXTENDED COPY) is addressable through this LU
         d[7] = 0x02;                      // CMDQUE: full task management model
         Ascii(d.Slice(8, 8), def?.VendorId ?? "StorShrp");
         Ascii(d.Slice(16, 16), def?.ProductId ?? "");
