@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using StorSharp.Block;
 using StorSharp.Port;
+using StorSharp.Scsi;
 
 namespace StorSharp.Class;
 
@@ -541,7 +542,7 @@ public sealed class LunBlockDevice : IBlockDevice
                 if (srb.Status == SrbStatus.DataOverrun && command.Kind is not (CommandKind.Read or CommandKind.Write))
                     outcome = ScsiOutcome.Success;
                 if (outcome == ScsiOutcome.Retry && srb.ScsiStatus == ScsiStatus.CheckCondition &&
-                    SenseInfo.TryParse(srb.SenseData, out var sense) && sense.Key == SenseKey.UnitAttention)
+                    SenseData.TryParse(srb.SenseData, out var sense) && sense.Code.Key == SenseKey.UnitAttention)
                     unitAttention = true;
             }
             finally { srb.Release(); }

@@ -1,6 +1,7 @@
 using StorSharp.Block;
 using StorSharp.Class;
 using StorSharp.Port;
+using StorSharp.Scsi;
 
 namespace StorSharp.Class.Tests;
 
@@ -17,22 +18,23 @@ public class ScsiSenseMapperTests
     private static byte[] Descriptor(byte key, byte asc, byte ascq, byte code = 0x72) => [code, key, asc, ascq, 0, 0, 0, 0];
 
     [Fact]
-    public void ParsesBothFormats()
+    public void Reads_both_formats_and_truncated_sense_with_the_scsi_layers_parser()
     {
-        Assert.True(SenseInfo.TryParse(Fixed(0x5, 0x21, 0x00), out var f));
-        Assert.Equal(new SenseInfo(0x70, SenseKey.IllegalRequest, 0x21, 0x00), f);
-        Assert.False(f.IsDescriptorFormat);
-        Assert.True(SenseInfo.TryParse(Fixed(0x3, 0x11, 0x00, 0xF1), out var deferred)); // VALID bit set, deferred
-        Assert.True(deferred.IsDeferred);
-        Assert.True(SenseInfo.TryParse(Descriptor(0x7, 0x27, 0x07, 0x73), out var d));
-        Assert.Equal(new SenseInfo(0x73, SenseKey.DataProtect, 0x27, 0x07), d);
-        Assert.True(d.IsDescriptorFormat && d.IsDeferred);
-        Assert.False(SenseInfo.TryParse([0x7F, 0, 0], out _));
-        Assert.False(SenseInfo.TryParse([], out _));
-        Assert.False(SenseInfo.TryParse([0x72, 0x05], out _));
+        Assert.True(SenseData.TryParse(Fixed(0x5, 0x21, 0x00), out var f));
+        Assert.Equal(new SenseCode(SenseKey.IllegalRequest, 0x21, 0x00), f.Code);
+        Assert.False(f.Descriptor);
+        Assert.True(SenseData.TryParse(Fixed(0x3, 0x11, 0x00, 0xF1), out var deferred)); // VALID bit set, deferred
+        Assert.True(deferred.Deferred);
+        Assert.True(SenseData.TryParse(Descriptor(0x7, 0x27, 0x07, 0x73), out var d));
+        Assert.Equal(new SenseCode(SenseKey.DataProtect, 0x27, 0x07), d.Code);
+        Assert.True(d.Descriptor && d.Deferred);
+        Assert.False(SenseData.TryParse([0x7F, 0, 0], out _));
+        Assert.False(SenseData.TryParse([], out _));
+        Assert.False(SenseData.TryParse([0x72, 0x05], out _));
         // A fixed-format sense too short to hold ASC/ASCQ still gives the key.
-        Assert.True(SenseInfo.TryParse([0x70, 0, 0x06], out var shortSense));
-        Assert.Equal(SenseKey.UnitAttention, shortSense.Key);
+        Assert.True(SenseData.TryParse([0x70, 0, 0x06], out var shortSense));
+        Assert.Equal(SenseKey.UnitAttention, shortSense.Code.Key);
+        Assert.Equal(0, shortSense.Code.Asc);
     }
 
     [Theory]
@@ -51,7 +53,7 @@ public class ScsiSenseMapperTests
     {
         foreach (var sense in new[] { Fixed(key, asc, ascq), Descriptor(key, asc, ascq) })
         {
-            Assert.True(SenseInfo.TryParse(sense, out var info));
+            Assert.True(SenseData.TryParse(sense, out var info));
             Assert.Equal(expected, ScsiSenseMapper.ToBlockError(info));
             Assert.Equal(ScsiOutcome.Failure, ScsiSenseMapper.Classify(SrbStatus.Error, ScsiStatus.CheckCondition, sense, out var error));
             Assert.Equal(expected, error);

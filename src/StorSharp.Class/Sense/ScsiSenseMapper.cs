@@ -1,5 +1,6 @@
 using StorSharp.Block;
 using StorSharp.Port;
+using StorSharp.Scsi;
 
 namespace StorSharp.Class;
 
@@ -79,7 +80,7 @@ public static class ScsiSenseMapper
                 error = BlockError.ReadOnly; // another initiator holds the LU: not permitted (EPERM)
                 return ScsiOutcome.Failure;
             case ScsiStatus.CheckCondition:
-                if (!SenseInfo.TryParse(sense, out var info)) return ScsiOutcome.Failure; // no usable sense: EIO
+                if (!SenseData.TryParse(sense, out var info)) return ScsiOutcome.Failure; // no usable sense: EIO
                 return Classify(info, out error);
             default:
                 return ScsiOutcome.Failure;
@@ -90,27 +91,27 @@ public static class ScsiSenseMapper
     public static ScsiOutcome Classify(in SenseInfo sense, out BlockError error)
     {
         error = ToBlockError(sense);
-        return sense.Key switch
+        return sense.Code.Key switch
         {
             SenseKey.NoSense or SenseKey.RecoveredError or SenseKey.Completed => ScsiOutcome.Success,
             SenseKey.UnitAttention or SenseKey.AbortedCommand => ScsiOutcome.Retry,
             // 04/01: LOGICAL UNIT IS IN PROCESS OF BECOMING READY.
-            SenseKey.NotReady when sense.Asc == 0x04 && sense.Ascq == 0x01 => ScsiOutcome.Retry,
+            SenseKey.NotReady when sense.Code.Asc == 0x04 && sense.Code.Ascq == 0x01 => ScsiOutcome.Retry,
             _ => ScsiOutcome.Failure,
         };
     }
 
     /// <summary>The block error sense data stands for (SPC-5 annex F for the ASC/ASCQ names).</summary>
-    public static BlockError ToBlockError(in SenseInfo sense) => sense.Key switch
+    public static BlockError ToBlockError(in SenseInfo sense) => sense.Code.Key switch
     {
-        SenseKey.IllegalRequest => (sense.Asc, sense.Ascq) switch
+        SenseKey.IllegalRequest => (sense.Code.Asc, sense.Code.Ascq) switch
         {
             (0x21, 0x00) => BlockError.OutOfRange,      // LOGICAL BLOCK ADDRESS OUT OF RANGE
             (0x20, 0x00) => BlockError.NotSupported,    // INVALID COMMAND OPERATION CODE
             (0x25, 0x00) => BlockError.NotReady,        // LOGICAL UNIT NOT SUPPORTED
             _ => BlockError.InvalidArgument,            // 24/00 INVALID FIELD IN CDB, 26/xx parameter list, ...
         },
-        SenseKey.DataProtect => (sense.Asc, sense.Ascq) switch
+        SenseKey.DataProtect => (sense.Code.Asc, sense.Code.Ascq) switch
         {
             (0x27, 0x07) => BlockError.NoSpace,         // SPACE ALLOCATION FAILED WRITE PROTECT (thin pool exhausted)
             _ => BlockError.ReadOnly,                   // 27/00 WRITE PROTECTED and friends
@@ -139,5 +140,5 @@ public static class ScsiSenseMapper
 
     /// <summary>The errno for raw sense bytes (EIO when they cannot be parsed).</summary>
     public static Errno ToErrno(ReadOnlySpan<byte> sense, bool isWrite = false) =>
-        SenseInfo.TryParse(sense, out var info) ? ToErrno(ToBlockError(info), isWrite) : Errno.EIO;
+        SenseData.TryParse(sense, out var info) ? ToErrno(ToBlockError(info), isWrite) : Errno.EIO;
 }

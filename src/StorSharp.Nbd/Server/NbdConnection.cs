@@ -5,6 +5,7 @@ using StorSharp.Block;
 using StorSharp.Class;
 using StorSharp.Nbd.Protocol;
 using StorSharp.Port;
+using StorSharp.Scsi;
 
 namespace StorSharp.Nbd.Server;
 
@@ -455,7 +456,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
     {
         var first = state.Srb!;
         bool unitAttention = failed.ScsiStatus == ScsiStatus.CheckCondition &&
-            SenseInfo.TryParse(failed.SenseData, out var sense) && sense.Key == SenseKey.UnitAttention;
+            SenseData.TryParse(failed.SenseData, out var sense) && sense.Code.Key == SenseKey.UnitAttention;
         var retry = SrbPool.Shared.Rent();
         retry.Function = first.Function;
         retry.SetCdb(first.Cdb);

@@ -92,29 +92,36 @@ public static class SenseData
     public static int Write(Span<byte> destination, bool descriptorFormat, SenseCode code, SenseKeySpecific specific = default, ulong? information = null) =>
         descriptorFormat ? WriteDescriptor(destination, code, specific, information) : WriteFixed(destination, code, specific, information);
 
-    /// <summary>Reads fixed or descriptor sense data.</summary>
-    /// <returns>False when the buffer is too short or the response code is unknown.</returns>
+    /// <summary>
+    /// Reads fixed or descriptor sense data, also when truncated (SPC-4 §4.5.1 lets a device return
+    /// fewer bytes than the format holds): fields past the end, or past the ADDITIONAL SENSE LENGTH,
+    /// read as zero.
+    /// </summary>
+    /// <returns>False when the buffer is too short to hold the sense key or the response code is unknown.</returns>
     public static bool TryParse(ReadOnlySpan<byte> sense, out SenseInfo info)
     {
         info = default;
-        if (sense.Length < 8) return false;
+        if (sense.Length < 1) return false;
         int responseCode = sense[0] & 0x7F;
         switch (responseCode)
         {
             case 0x70 or 0x71:
             {
-                if (sense.Length < 14) return false;
-                var code = new SenseCode((SenseKey)(sense[2] & 0x0F), sense[12], sense[13]);
-                bool valid = (sense[0] & 0x80) != 0;
-                ulong information = BinaryPrimitives.ReadUInt32BigEndian(sense[3..]);
-                var specific = sense.Length >= 18 ? SenseKeySpecific.Read(sense[15..]) : default;
+                if (sense.Length < 3) return false;
+                // SPC-4 §4.5.3: ASC and ASCQ are bytes 12 and 13, present when the additional length covers them.
+                int end = sense.Length >= 8 ? Math.Min(sense.Length, 8 + sense[7]) : sense.Length;
+                var code = new SenseCode((SenseKey)(sense[2] & 0x0F), end > 12 ? sense[12] : (byte)0, end > 13 ? sense[13] : (byte)0);
+                bool valid = (sense[0] & 0x80) != 0 && sense.Length >= 7;
+                ulong information = sense.Length >= 7 ? BinaryPrimitives.ReadUInt32BigEndian(sense[3..]) : 0;
+                var specific = end >= 18 ? SenseKeySpecific.Read(sense[15..]) : default;
                 info = new SenseInfo(code, false, responseCode == 0x71, valid, information, specific);
                 return true;
             }
             case 0x72 or 0x73:
             {
+                if (sense.Length < 4) return false;
                 var code = new SenseCode((SenseKey)(sense[1] & 0x0F), sense[2], sense[3]);
-                int end = Math.Min(sense.Length, 8 + sense[7]);
+                int end = sense.Length >= 8 ? Math.Min(sense.Length, 8 + sense[7]) : 0;
                 bool valid = false;
                 ulong information = 0;
                 SenseKeySpecific specific = default;
