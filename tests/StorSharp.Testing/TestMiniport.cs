@@ -38,7 +38,6 @@ public sealed class TestMiniport : IVirtualMiniport, IMiniportBuildIo, IMiniport
     public int Buses { get; set; }
     public int Targets { get; set; }
     public int QueueDepth { get; set; } = 250;
-    public bool UseBuildIo { get; set; }
     public bool SupportRestart { get; set; }
     public IPortServices Port { get; private set; } = null!;
     public List<string> Calls { get; } = [];

@@ -211,9 +211,6 @@ public sealed class LogicalUnit
         }
     }
 
-    /// <summary>Takes a request off the outstanding list because the port completes it itself.</summary>
-    internal void RemoveForcedLocked(Srb srb, long now) => RemoveOutstandingLocked(srb, now);
-
     private void RemoveOutstandingLocked(Srb srb, long now)
     {
         _outstanding.Remove(srb);
@@ -223,7 +220,7 @@ public sealed class LogicalUnit
         _timerDeadline = _outstanding.First is { } first ? now + Adapter.SecondsToTicks(first.TimeOutValue) : -1;
     }
 
-    internal void CountLocked(Srb srb)
+    private void CountLocked(Srb srb)
     {
         _completed++;
         if (srb.Status != SrbStatus.Success) _failed++;
@@ -312,6 +309,4 @@ public sealed class LogicalUnit
     }
 
     internal void MarkRemoved() { lock (_lock) _removed = true; }
-
-    internal bool IsIdle { get { lock (_lock) return _pending.Count == 0 && _outstanding.Count == 0; } }
 }
