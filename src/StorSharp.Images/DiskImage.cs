@@ -18,6 +18,7 @@ public static class DiskImage
     public static IReadOnlyList<IDiskImageFormat> Formats { get; } =
     [
         // Each format adds itself here, one line each.
+        Qcow2.Qcow2Format.Instance,
     ];
 
     /// <summary>The format names accepted by <see cref="OpenAsync(string, string, DiskImageOpenOptions, CancellationToken)"/>: <c>auto</c>, <c>raw</c> and each format's name.</summary>
