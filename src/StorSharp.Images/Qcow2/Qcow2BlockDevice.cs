@@ -144,8 +144,10 @@ public sealed class Qcow2BlockDevice : IBlockDevice
                 s_depth.Value = depth + 1;
                 try
                 {
-                    var open = options.OpenBacking ?? throw new DiskImageException($"{path}: qcow2 image has a backing file but no way to open it was given");
-                    opened = await open(full, options with { ReadOnly = true }, cancellationToken).ConfigureAwait(false);
+                    var backingOptions = options with { ReadOnly = true };
+                    opened = options.OpenBacking is { } open
+                        ? await open(full, backingOptions, cancellationToken).ConfigureAwait(false)
+                        : await DiskImage.OpenAsync(full, backingOptions, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {

@@ -159,7 +159,7 @@ internal sealed class Qcow2Header
             string name = bit switch
             {
                 2 => "external data file",
-                4 => "extended L2 entries (subclusters)",
+                4 => "extended L2 entries",
                 _ => featureNames.TryGetValue(bit, out var n) ? $"'{n}'" : "unknown",
             };
             throw Bad($"header at offset 72: incompatible feature bit {bit} ({name}) is not supported; " +
