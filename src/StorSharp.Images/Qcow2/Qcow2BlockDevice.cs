@@ -707,8 +707,8 @@ public sealed class Qcow2BlockDevice : IBlockDevice
                 long cluster = offset >> _clusterBits;
                 byte[]? table = await GetL2Async((int)(cluster / _l2Entries), cancellationToken).ConfigureAwait(false);
                 ulong entry = table is null ? 0 : BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan((int)(cluster % _l2Entries) * 8));
-                long next = Math.Min(end, (cluster + 1) << _clusterBits);
                 Kind kind = Classify(entry);
+                long next = Math.Min(end, RunEnd(table, cluster, kind) << _clusterBits);
                 if (kind == Kind.Unallocated && _backing is not null && offset < _backing.Geometry.SizeBytes)
                 {
                     long backingEnd = Math.Min(next, _backing.Geometry.SizeBytes);
@@ -753,6 +753,17 @@ public sealed class Qcow2BlockDevice : IBlockDevice
             _lock.Release();
             ArrayPool<BlockExtent>.Shared.Return(backingExtents);
         }
+    }
+
+    /// <summary>The guest cluster after the run of clusters from <paramref name="cluster"/> that share <paramref name="kind"/>, within one L2 table.</summary>
+    private long RunEnd(byte[]? table, long cluster, Kind kind)
+    {
+        long tableEnd = (cluster / _l2Entries + 1) * _l2Entries;
+        if (table is null) return tableEnd;
+        long next = cluster + 1;
+        while (next < tableEnd && Classify(BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan((int)(next % _l2Entries) * 8))) == kind)
+            next++;
+        return next;
     }
 
     /// <summary>Appends a run, merging it into the previous extent when it continues it with the same flags. Returns the new count.</summary>
