@@ -141,6 +141,14 @@ public sealed class Qcow2BlockDevice : IBlockDevice
                 string full = System.IO.Path.IsPathRooted(name) ? name : System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path)) ?? ".", name);
                 if (!File.Exists(full))
                     throw new DiskImageException($"{path}: qcow2 backing file '{name}' (header offset {header.BackingFileOffset}) does not exist (looked for {full})");
+                if (header.BackingFormat is { } named && DiskImage.FormatNames.Contains(named) && named != "auto")
+                {
+                    // qemu's -F: the header names the backing format; a base whose contents claim another
+                    // format (a raw disk holding a qcow2 header, say) must not be read as that format.
+                    string found = (await DiskImage.DetectAsync(full, cancellationToken).ConfigureAwait(false))?.Name ?? "raw";
+                    if (found != named)
+                        throw new DiskImageException($"{path}: qcow2 backing file '{name}' is {found} by its contents but the image's backing format extension says {named}");
+                }
                 s_depth.Value = depth + 1;
                 try
                 {

@@ -295,6 +295,16 @@ public sealed class Qcow2CorruptImageTests : IDisposable
     }
 
     [Fact]
+    public async Task A_backing_file_whose_contents_contradict_the_named_format_is_refused()
+    {
+        // A "raw" base whose first bytes are a qcow2 header must not be read as qcow2.
+        await Qcow2Creator.CreateAsync(_dir.File("base.raw"), 1 << 20, Cluster);
+        string path = _dir.File("top.qcow2");
+        await Qcow2Creator.CreateAsync(path, 1 << 20, Cluster, backingFile: "base.raw", backingFormat: "raw");
+        Assert.Contains("'base.raw' is qcow2 by its contents but the image's backing format extension says raw", await OpenFails(path));
+    }
+
+    [Fact]
     public async Task Writes_to_a_read_only_open_are_refused()
     {
         string path = await Image();
