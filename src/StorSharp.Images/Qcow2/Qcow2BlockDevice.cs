@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Runtime.CompilerServices;
 using StorSharp.Block;
 
 namespace StorSharp.Images.Qcow2;
@@ -253,6 +254,7 @@ public sealed class Qcow2BlockDevice : IBlockDevice
 
     private long L2Offset(int l1Index) => (long)(_l1[l1Index] & OffsetMask);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ulong> LookupAsync(long clusterIndex, CancellationToken cancellationToken)
     {
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -269,6 +271,7 @@ public sealed class Qcow2BlockDevice : IBlockDevice
     }
 
     /// <inheritdoc/>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         long offset = lba * Geometry.LogicalBlockSize;
@@ -285,6 +288,7 @@ public sealed class Qcow2BlockDevice : IBlockDevice
     }
 
     /// <summary>Reads part of guest cluster <paramref name="cluster"/> whose L2 entry is <paramref name="entry"/>.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReadMappedAsync(ulong entry, long cluster, int inCluster, Memory<byte> destination, CancellationToken cancellationToken)
     {
         long guest = (cluster << _clusterBits) + inCluster;
@@ -324,6 +328,7 @@ public sealed class Qcow2BlockDevice : IBlockDevice
     }
 
     /// <summary>Reads a data cluster's bytes; the part of a cluster past the end of the file reads as zeros (as qemu does).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReadHostAsync(long host, int inCluster, Memory<byte> destination, CancellationToken cancellationToken)
     {
         long offset = host + inCluster;
@@ -373,6 +378,7 @@ public sealed class Qcow2BlockDevice : IBlockDevice
     }
 
     /// <summary>Reads guest bytes from the backing device; past its end (or with no backing) they are zeros.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReadBackingAsync(long guest, Memory<byte> destination, CancellationToken cancellationToken)
     {
         long backingBytes = _backing?.Geometry.SizeBytes ?? 0;
@@ -400,6 +406,7 @@ public sealed class Qcow2BlockDevice : IBlockDevice
     }
 
     /// <inheritdoc/>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> buffer, BlockWriteFlags flags = BlockWriteFlags.None, CancellationToken cancellationToken = default)
     {
         ThrowIfReadOnly("Write", lba, buffer.Length / Geometry.LogicalBlockSize);
@@ -422,6 +429,7 @@ public sealed class Qcow2BlockDevice : IBlockDevice
             await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteLockedAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         while (!data.IsEmpty)
@@ -446,6 +454,7 @@ public sealed class Qcow2BlockDevice : IBlockDevice
     }
 
     /// <summary>Writes into one guest cluster: in place when the image owns it, else into a new cluster completed from the old contents.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteClusterAsync(ulong entry, long cluster, int l2Index, int inCluster, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         Kind kind = Classify(entry);
