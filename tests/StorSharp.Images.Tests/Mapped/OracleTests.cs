@@ -19,6 +19,10 @@ public sealed class OracleTests : IDisposable
         { "vpc", "subformat=fixed", "vhd" },
         { "vpc", "subformat=dynamic", "vhd" },
         { "vpc", "subformat=dynamic,force_size=on", "vhd" },
+        { "vhdx", "subformat=fixed", "vhdx" },
+        { "vhdx", "subformat=dynamic", "vhdx" },
+        { "vhdx", "subformat=dynamic,block_size=1M", "vhdx" },
+        { "vhdx", "subformat=dynamic,block_size=8M,block_state_zero=off", "vhdx" },
     };
 
     private string MakeImage(string format, string options, long size = 12 << 20)
@@ -75,6 +79,7 @@ public sealed class OracleTests : IDisposable
 
     [QemuTheory]
     [InlineData("vpc", "subformat=dynamic")]
+    [InlineData("vhdx", "subformat=dynamic,block_size=1M,block_state_zero=off")]
     public async Task Extents_show_holes_where_nothing_was_written(string format, string options)
     {
         string path = MakeImage(format, options);
@@ -85,7 +90,19 @@ public sealed class OracleTests : IDisposable
         Assert.Equal(device.Geometry.BlockCount, blocks);
         long dataLba = (1 << 20) / 512;
         Assert.Contains(extents.Take(n), e => e.Flags == BlockExtentFlags.Data && e.Lba <= dataLba && e.Lba + e.BlockCount > dataLba);
-        long holeLba = (6 << 20) / 512;
+        long holeLba = (6 << 20) / 512; // never written: a hole that reads as zeros
         Assert.Contains(extents.Take(n), e => e.Flags == (BlockExtentFlags.Hole | BlockExtentFlags.Zero) && e.Lba <= holeLba && e.Lba + e.BlockCount > holeLba);
+    }
+
+    [QemuFact]
+    public async Task Vhdx_zero_blocks_are_reported_as_zero()
+    {
+        // qemu-img creates dynamic VHDX blocks in the ZERO state by default (block_state_zero=on).
+        string path = MakeImage("vhdx", "subformat=dynamic,block_size=1M");
+        await using var device = await DiskImage.OpenAsync(path, new DiskImageOpenOptions { ReadOnly = true });
+        var extents = new BlockExtent[64];
+        int n = await device.GetExtentsAsync(0, device.Geometry.BlockCount, extents);
+        long zeroLba = (6 << 20) / 512;
+        Assert.Contains(extents.Take(n), e => e.Flags == BlockExtentFlags.Zero && e.Lba <= zeroLba && e.Lba + e.BlockCount > zeroLba);
     }
 }
