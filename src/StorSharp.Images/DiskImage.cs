@@ -20,6 +20,7 @@ public static class DiskImage
         // Each format adds itself here, one line each.
         new Vhd.VhdFormat(),
         new Vhdx.VhdxFormat(),
+        new Vmdk.VmdkFormat(),
     ];
 
     /// <summary>The format names accepted by <see cref="OpenAsync(string, string, DiskImageOpenOptions, CancellationToken)"/>: <c>auto</c>, <c>raw</c> and each format's name.</summary>

@@ -17,6 +17,9 @@ namespace StorSharp.Images.Mapped;
 internal abstract class MappedImageDevice : IBlockDevice
 {
     private readonly IBlockDevice? _backing;
+
+    /// <summary>True when unallocated runs read from a backing image.</summary>
+    protected bool HasBacking => _backing is not null;
     private int _disposed;
 
     protected MappedImageDevice(long sizeBytes, int logicalBlockSize, bool readOnly, bool thin, IBlockDevice? backing)
@@ -87,7 +90,7 @@ internal abstract class MappedImageDevice : IBlockDevice
         }
     }
 
-    private async ValueTask ReadBackingAsync(long offset, Memory<byte> part, CancellationToken cancellationToken)
+    protected async ValueTask ReadBackingAsync(long offset, Memory<byte> part, CancellationToken cancellationToken)
     {
         // The backing is opened with 512-byte blocks; past its end the child reads zeros.
         long backingSize = _backing!.Geometry.SizeBytes;

@@ -23,6 +23,11 @@ public sealed class OracleTests : IDisposable
         { "vhdx", "subformat=dynamic", "vhdx" },
         { "vhdx", "subformat=dynamic,block_size=1M", "vhdx" },
         { "vhdx", "subformat=dynamic,block_size=8M,block_state_zero=off", "vhdx" },
+        { "vmdk", "subformat=monolithicSparse", "vmdk" },
+        { "vmdk", "subformat=monolithicSparse,zeroed_grain=on", "vmdk" },
+        { "vmdk", "subformat=monolithicFlat", "vmdk" },
+        { "vmdk", "subformat=twoGbMaxExtentFlat", "vmdk" },
+        { "vmdk", "subformat=twoGbMaxExtentSparse", "vmdk" },
     };
 
     private string MakeImage(string format, string options, long size = 12 << 20)
@@ -80,6 +85,7 @@ public sealed class OracleTests : IDisposable
     [QemuTheory]
     [InlineData("vpc", "subformat=dynamic")]
     [InlineData("vhdx", "subformat=dynamic,block_size=1M,block_state_zero=off")]
+    [InlineData("vmdk", "subformat=monolithicSparse")]
     public async Task Extents_show_holes_where_nothing_was_written(string format, string options)
     {
         string path = MakeImage(format, options);
