@@ -111,4 +111,60 @@ public sealed class OracleTests : IDisposable
         long zeroLba = (6 << 20) / 512;
         Assert.Contains(extents.Take(n), e => e.Flags == BlockExtentFlags.Zero && e.Lba <= zeroLba && e.Lba + e.BlockCount > zeroLba);
     }
+
+    private byte[] RandomRaw(string path, long size)
+    {
+        // Random data in some 64 KiB pieces, zeros elsewhere: compressed and unallocated grains both appear.
+        var raw = new byte[size];
+        var random = new Random(11);
+        for (long at = 0; at < size; at += 192 << 10)
+            random.NextBytes(raw.AsSpan((int)at, 64 << 10));
+        File.WriteAllBytes(path, raw);
+        return raw;
+    }
+
+    [QemuFact]
+    public async Task StreamOptimized_vmdk_reads_like_qemu_and_refuses_writes()
+    {
+        string rawPath = _dir.File("source.raw"), path = _dir.File("stream.vmdk");
+        byte[] raw = RandomRaw(rawPath, 12 << 20);
+        QemuTools.Run("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", rawPath, path);
+        await using (var device = await DiskImage.OpenAsync(path, new DiskImageOpenOptions { ReadOnly = true }))
+        {
+            Assert.Equal(raw.Length, device.Geometry.SizeBytes);
+            var actual = new byte[raw.Length];
+            // Odd-sized reads that start and end inside compressed grains.
+            for (int at = 0; at < raw.Length; at += 24 * 512)
+                await device.ReadAsync(at / 512, actual.AsMemory(at, Math.Min(24 * 512, raw.Length - at)));
+            Assert.True(raw.AsSpan().SequenceEqual(actual), "streamOptimized VMDK reads differently from its source");
+        }
+        var e = await Assert.ThrowsAsync<DiskImageException>(async () => await DiskImage.OpenAsync(path, new DiskImageOpenOptions()));
+        Assert.Contains("read-only", e.Message);
+    }
+
+    [QemuFact]
+    public async Task Vmdk_delta_disk_reads_its_parent_and_writes_copy_the_rest_of_the_grain()
+    {
+        string rawPath = _dir.File("base.raw"), basePath = _dir.File("base.vmdk"), child = _dir.File("child.vmdk");
+        RandomRaw(rawPath, 12 << 20);
+        QemuTools.Run("qemu-img", "convert", "-f", "raw", "-O", "vmdk", rawPath, basePath);
+        QemuTools.Run("qemu-img", "create", "-q", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk", child);
+        QemuTools.Run("qemu-io", "-f", "vmdk", "-c", "write -P 0x77 1M 4k", child);
+        byte[] expected = QemuTools.ToRaw(child, "vmdk", _dir.File("expected.raw"));
+        await using (var device = await DiskImage.OpenAsync(child, new DiskImageOpenOptions()))
+        {
+            var actual = new byte[expected.Length];
+            await device.ReadAsync(0, actual);
+            Assert.True(expected.AsSpan().SequenceEqual(actual), "the delta disk reads differently from qemu-img's conversion");
+            // 512 bytes into a grain the child does not have: the other 63.5 KiB must come from the parent.
+            var data = new byte[512];
+            new Random(3).NextBytes(data);
+            await device.WriteAsync((3 << 20) / 512 + 5, data);
+            data.CopyTo(expected.AsSpan((3 << 20) + 5 * 512));
+        }
+        File.WriteAllBytes(_dir.File("expected.raw"), expected);
+        QemuTools.Run("qemu-img", "check", "-f", "vmdk", child);
+        QemuTools.Run("qemu-img", "compare", "-f", "vmdk", "-F", "raw", child, _dir.File("expected.raw"));
+        Assert.True(new FileInfo(basePath).Length > 0);
+    }
 }
