@@ -26,8 +26,9 @@ internal abstract class MappedImageDevice : IBlockDevice
     {
         Geometry = new BlockGeometry(logicalBlockSize, sizeBytes / logicalBlockSize);
         _backing = backing;
-        var capabilities = BlockDeviceCapabilities.Extents | BlockDeviceCapabilities.MultiConnection;
-        if (thin) capabilities |= BlockDeviceCapabilities.ThinProvisioned;
+        // Only sparse images have a map of their own; a fixed VHD or flat VMDK is one data extent (the checking layer says so).
+        var capabilities = BlockDeviceCapabilities.MultiConnection;
+        if (thin) capabilities |= BlockDeviceCapabilities.ThinProvisioned | BlockDeviceCapabilities.Extents;
         capabilities |= readOnly ? BlockDeviceCapabilities.ReadOnly : BlockDeviceCapabilities.Flush;
         Capabilities = capabilities;
     }
