@@ -51,7 +51,7 @@ internal sealed class VhdxDevice : MappedImageDevice
 
     internal VhdxMetadata Metadata => _metadata;
 
-    public static async ValueTask<VhdxDevice> OpenAsync(ImageFile file, DiskImageOpenOptions options, CancellationToken cancellationToken)
+    public static async ValueTask<VhdxDevice> OpenAsync(ImageFile file, DiskImageOpenOptions options, CancellationToken cancellationToken, bool replayed = false)
     {
         long length = file.Length;
         var ident = new byte[8];
@@ -71,11 +71,16 @@ internal sealed class VhdxDevice : MappedImageDevice
         }
         var (header, slot) = VhdxHeader.Select(slots[0], slots[1])
             ?? throw file.Corrupt("VHDX header", VhdxHeader.Offsets[0], $"neither header is valid (first: {errors[0]}; second at {VhdxHeader.Offsets[1]}: {errors[1]})");
-        if (header.LogGuid != Guid.Empty)
-            throw file.Corrupt("VHDX header", VhdxHeader.Offsets[slot],
-                $"the log (LogGuid {header.LogGuid}) holds updates that were never applied; StorSharp does not replay VHDX logs. Replay it first by opening the image read-write once with qemu (e.g. `qemu-img check -r all {file.Path}`) or Hyper-V");
         if (header.LogLength % MiB != 0 || header.LogOffset % MiB != 0 || header.LogOffset > (ulong)length || header.LogLength > length - (long)header.LogOffset)
             throw file.Corrupt("VHDX header", VhdxHeader.Offsets[slot], $"the log at {header.LogOffset}, {header.LogLength} bytes, is not whole MiB inside the file");
+        if (header.LogGuid != Guid.Empty)
+        {
+            // Pending updates in the log: apply them (read-write opens only), then open the result.
+            if (replayed)
+                throw file.Corrupt("VHDX header", VhdxHeader.Offsets[slot], "the log is still pending after replaying it");
+            await VhdxLog.ReplayAsync(file, header, slot, cancellationToken).ConfigureAwait(false);
+            return await OpenAsync(file, options, cancellationToken, replayed: true).ConfigureAwait(false);
+        }
 
         // Region table: the first valid copy.
         VhdxRegion[]? regions = null;
