@@ -4,8 +4,8 @@ using StorSharp.Images.Mapped;
 namespace StorSharp.Images.Vhd;
 
 /// <summary>
-/// VHD images (Microsoft Virtual PC / Hyper-V; qemu's "vpc"): fixed and dynamic, read-write.
-/// Differencing VHDs are refused with a clear message.
+/// VHD images (Microsoft Virtual PC / Hyper-V; qemu's "vpc"): fixed, dynamic and differencing (the parent
+/// found through its parent locators and opened with <see cref="DiskImageOpenOptions.OpenBacking"/>), read-write.
 /// </summary>
 public sealed class VhdFormat : IDiskImageFormat, ITrailerProbe
 {

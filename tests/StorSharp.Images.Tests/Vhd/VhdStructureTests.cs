@@ -105,14 +105,14 @@ public sealed class VhdStructureTests : IDisposable
     }
 
     [QemuFact]
-    public async Task A_differencing_VHD_is_refused_with_the_reason()
+    public async Task A_differencing_VHD_without_a_parent_is_refused_with_the_reason()
     {
         string path = MakeDynamic();
         var bytes = File.ReadAllBytes(path);
         BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(60), 4);
         BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(64), VhdFooter.Checksum(bytes.AsSpan(0, 512), 64));
         File.WriteAllBytes(path, bytes);
-        Assert.Contains("differencing", await RefusedAsync(path));
+        Assert.Contains("differencing disk without parent locators", await RefusedAsync(path));
     }
 
     [QemuFact]
