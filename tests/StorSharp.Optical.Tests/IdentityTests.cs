@@ -45,8 +45,8 @@ public class IdentityTests
     public async Task Disk_only_commands_are_unknown_opcodes()
     {
         await using var h = await OpticalHarness.CreateAsync();
-        // MODE SENSE(6), READ(16), SYNCHRONIZE CACHE(10), READ CAPACITY(16): not MMC commands here.
-        foreach (var cdb in new byte[][] { [0x1A, 0, 0x3F, 0, 255, 0], new byte[16] { 0x88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0 }, [0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0], [0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0] })
+        // MODE SELECT(6), READ(16), WRITE SAME(10), READ CAPACITY(16): not MMC commands here.
+        foreach (var cdb in new byte[][] { [0x15, 0x10, 0, 0, 0, 0], new byte[16] { 0x88, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0 }, [0x41, 0, 0, 0, 0, 0, 0, 0, 1, 0], [0x9E, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0] })
         {
             var r = await h.ExecAsync(cdb, 512);
             var info = r.AssertCheckCondition(SenseCodes.InvalidCommandOperationCode);

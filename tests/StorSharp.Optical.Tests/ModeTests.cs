@@ -11,6 +11,7 @@ public class ModeTests
         var r = (await h.ExecAsync(Mmc.ModeSense10(0x2A), 128)).AssertGood();
         Assert.Equal(r.Data.Length - 2, r.U16(0));
         Assert.Equal(0, r.U16(6)); // no block descriptors
+        Assert.Equal(0x80, r.Data[3]); // WP: a read-only disc
         var page = r.Data[8..];
         Assert.Equal((0x2A, 30), (page[0], page[1]));
         Assert.Equal(0x08, page[2] & 0x08); // DVD-ROM read
@@ -18,6 +19,17 @@ public class ModeTests
         (await h.ExecAsync(Mmc.PreventAllow(true))).AssertGood();
         r = (await h.ExecAsync(Mmc.ModeSense10(0x2A), 128)).AssertGood();
         Assert.Equal(0x2B, r.Data[8 + 6]);  // lock state
+    }
+
+    [Fact]
+    public async Task Mode_sense6_answers_the_same_pages_with_the_short_header()
+    {
+        await using var h = await OpticalHarness.CreateAsync();
+        var ten = (await h.ExecAsync(Mmc.ModeSense10(0x3F), 255)).AssertGood();
+        var six = (await h.ExecAsync([0x1A, 0, 0x3F, 0, 255, 0], 255)).AssertGood();
+        Assert.Equal(six.Data.Length - 1, six.Data[0]);
+        Assert.Equal((0x80, 0), (six.Data[2], six.Data[3]));
+        Assert.Equal(ten.Data[8..], six.Data[4..]);
     }
 
     [Fact]

@@ -91,4 +91,12 @@ public class ReadTests
         (await h.ExecAsync(Mmc.GetPerformance(0x05), 64)).AssertInvalidField(10);
         (await h.ExecAsync(Mmc.SetCdSpeed())).AssertGood();
     }
+
+    [Fact]
+    public async Task Synchronize_cache_is_good_with_nothing_to_flush()
+    {
+        await using var h = await OpticalHarness.CreateAsync(sectors: 16);
+        (await h.ExecAsync([0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0])).AssertGood();
+        (await h.ExecAsync([0x35, 0, 0, 0, 0, 16, 0, 0, 1, 0])).AssertCheckCondition(SenseCodes.LbaOutOfRange);
+    }
 }

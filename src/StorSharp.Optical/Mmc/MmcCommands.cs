@@ -6,7 +6,8 @@ namespace StorSharp.Optical;
 
 /// <summary>
 /// The MMC device's opcode table (MMC-6 with SPC-4): the SPC rows it shares with the disk
-/// (TEST UNIT READY, REQUEST SENSE, INQUIRY, REPORT LUNS, READ CAPACITY(10)) and the disk's READ
+/// (TEST UNIT READY, REQUEST SENSE, INQUIRY, REPORT LUNS, READ CAPACITY(10), SYNCHRONIZE CACHE(10):
+/// nothing is cached, so it only checks the range) and the disk's READ
 /// handler under MMC's CDB layouts, then the MMC commands of each family file.
 /// </summary>
 internal static class MmcCommands
@@ -15,7 +16,7 @@ internal static class MmcCommands
     private const byte ReadFlags = 0x18;
 
     private static readonly byte[] SharedOpcodes =
-        [ScsiOpcodes.TestUnitReady, ScsiOpcodes.RequestSense, ScsiOpcodes.Inquiry, ScsiOpcodes.ReportLuns, ScsiOpcodes.ReadCapacity10];
+        [ScsiOpcodes.TestUnitReady, ScsiOpcodes.RequestSense, ScsiOpcodes.Inquiry, ScsiOpcodes.ReportLuns, ScsiOpcodes.ReadCapacity10, ScsiOpcodes.SynchronizeCache10];
 
     public static ScsiCommandTable Table { get; } = new(
     [

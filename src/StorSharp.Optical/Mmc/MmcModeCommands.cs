@@ -7,13 +7,17 @@ namespace StorSharp.Optical;
 
 /// <summary>
 /// MODE SENSE(10) (SPC-4 §6.12) and MODE SELECT(10) (SPC-4 §6.10) as MMC-6 §7.2 has them: an
-/// 8-byte header with no block descriptors, pages 01h and 2Ah (<see cref="MmcModePages"/>). The
-/// 6-byte forms are not MMC commands.
+/// 8-byte header with no block descriptors, pages 01h and 2Ah (<see cref="MmcModePages"/>).
+/// MODE SENSE(6) is not an MMC command but SCSI hosts (QEMU's iSCSI driver) use it to learn of write
+/// protection, so it answers the same pages with the 4-byte header. The device-specific parameter
+/// (reserved in MMC) carries SBC's WP bit: the disc is read-only.
 /// </summary>
 internal static class MmcModeCommands
 {
     public static ScsiCommand[] Rows =>
     [
+        Row(ScsiOpcodes.ModeSense6, "MODE SENSE(6)", DataDirection.In, [ScsiOpcodes.ModeSense6, 0x08, 0xFF, 0xFF, 0xFF, 0x00],
+            ReservationAccess.Allowed, ScsiCommandFlags.None, ModeSense),
         Row(ScsiOpcodes.ModeSense10, "MODE SENSE(10)", DataDirection.In, [ScsiOpcodes.ModeSense10, 0x08, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0x00],
             ReservationAccess.Allowed, ScsiCommandFlags.None, ModeSense),
         Row(ScsiOpcodes.ModeSelect10, "MODE SELECT(10)", DataDirection.Out, [ScsiOpcodes.ModeSelect10, 0x11, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0x00],
@@ -22,13 +26,18 @@ internal static class MmcModeCommands
 
     private const int HeaderLength = 8;
 
+    /// <summary>WP in the header's device-specific parameter.</summary>
+    private const byte WriteProtect = 0x80;
+
     private static void ModeSense(ScsiTask task)
     {
         var cdb = task.Cdb;
+        bool six = cdb[0] == ScsiOpcodes.ModeSense6;
         int pc = cdb[2] >> 6;
         int page = cdb[2] & 0x3F;
         byte subpage = cdb[3];
-        int allocation = BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]);
+        int allocation = six ? cdb[4] : BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]);
+        int header = six ? 4 : HeaderLength;
         // SPC-4 §6.12: saved values are not implemented.
         if (pc == 3) { task.CompleteCheckCondition(SenseCodes.SavingParametersNotSupported, SenseKeySpecific.Cdb(2, 7)); return; }
         if (subpage != 0 && !(page == 0x3F && subpage == 0xFF)) { task.CompleteInvalidField(3); return; }
@@ -36,7 +45,7 @@ internal static class MmcModeCommands
         var unit = task.Optical();
         Span<byte> d = stackalloc byte[HeaderLength + 12 + MmcModePages.CapabilitiesLength];
         d.Clear();
-        int n = HeaderLength; // DBD is accepted; MMC never returns block descriptors
+        int n = header; // DBD is accepted; MMC never returns block descriptors
         if (page is MmcModePages.ErrorRecovery or 0x3F)
         {
             var p = d.Slice(n, 12);
@@ -55,7 +64,9 @@ internal static class MmcModeCommands
             if (pc == 1) p[2..].Clear(); // nothing in page 2Ah is changeable
             n += MmcModePages.CapabilitiesLength;
         }
-        BinaryPrimitives.WriteUInt16BigEndian(d, (ushort)(n - 2)); // MODE DATA LENGTH; medium type, device-specific parameter and block descriptor length stay 0
+        // MODE DATA LENGTH, medium type 0, device-specific parameter, block descriptor length 0.
+        if (six) { d[0] = (byte)(n - 1); d[2] = WriteProtect; }
+        else { BinaryPrimitives.WriteUInt16BigEndian(d, (ushort)(n - 2)); d[3] = WriteProtect; }
         task.CompleteDataIn(d[..n], allocation);
     }
 
