@@ -37,6 +37,9 @@ public sealed class DvdInteropTests
         using var folder = new TempFolder();
         var (_, config) = await MakeIsoAndConfigAsync(folder);
         await using var server = await StorSharpServer.StartAsync(iscsi: true, nbd: false, "--config", config);
+        // The banner describes the drive and suggests a command a DVD answers.
+        Assert.Contains("DVD drive, disc file", server.Output);
+        Assert.Contains($"iscsi-inq {server.IscsiUrl(Iqn)}", server.Output);
         var inq = await Cli.Run("iscsi-inq", [server.IscsiUrl(Iqn)], Bound);
         Assert.True(inq.ExitCode == 0, inq.ToString());
         Assert.Contains("Peripheral Device Type:MMC", inq.Output); // type 05h
