@@ -88,4 +88,25 @@ public class TocAndDiscTests
         (await h.ExecAsync(Mmc.ReadTrackInformation(0, 77), 48)).AssertCheckCondition(SenseCodes.LbaOutOfRange);
         (await h.ExecAsync(Mmc.ReadTrackInformation(3, 0), 48)).AssertInvalidField(1, 1);
     }
+
+    private static byte[] ReadDiscStructure(byte format, byte layer = 0, int allocation = 4 + 2048, byte mediaType = 0) =>
+        [0xAD, mediaType, 0, 0, 0, 0, layer, format, (byte)(allocation >> 8), (byte)allocation, 0, 0];
+
+    [Fact]
+    public async Task Dvd_structure_physical_format_and_copyright()
+    {
+        await using var h = await OpticalHarness.CreateAsync(sectors: 100, profile: MmcProfile.DvdRom);
+        var r = (await h.ExecAsync(ReadDiscStructure(0x00), 4 + 2048)).AssertGood();
+        Assert.Equal(2050, r.U16(0));
+        Assert.Equal(0x01, r.Data[4]);              // DVD-ROM, part version 1
+        Assert.Equal(0x030000u, r.U32(8));
+        Assert.Equal(0x030000u + 99, r.U32(12));
+        var copyright = (await h.ExecAsync(ReadDiscStructure(0x01, allocation: 8), 8)).AssertGood();
+        Assert.Equal(new byte[] { 0, 6, 0, 0, 0, 0, 0, 0 }, copyright.Data);
+        (await h.ExecAsync(ReadDiscStructure(0x04), 2052)).AssertInvalidField(7);
+        (await h.ExecAsync(ReadDiscStructure(0x00, layer: 1), 2052)).AssertInvalidField(6);
+        (await h.ExecAsync(ReadDiscStructure(0x00, mediaType: 1), 2052)).AssertInvalidField(1, 3);
+        await using var cd = await OpticalHarness.CreateAsync(sectors: 100);
+        (await cd.ExecAsync(ReadDiscStructure(0x00), 2052)).AssertCheckCondition(SenseCodes.CannotReadMediumIncompatibleFormat);
+    }
 }

@@ -38,5 +38,6 @@ internal static class MmcCommands
         .. MmcModeCommands.Rows,
         .. PerformanceCommands.Rows,
         .. ReadCdCommand.Rows,
+        .. DiscStructureCommand.Rows,
     ]);
 }

@@ -10,6 +10,7 @@ public static class MmcOpcodes
     public const byte ReadDiscInformation = 0x51;
     public const byte ReadTrackInformation = 0x52;
     public const byte GetPerformance = 0xAC;
+    public const byte ReadDiscStructure = 0xAD;
     public const byte SetCdSpeed = 0xBB;
     public const byte MechanismStatus = 0xBD;
     public const byte ReadCd = 0xBE;
