@@ -114,14 +114,14 @@ public sealed class OpticalDrive
         }
     }
 
-    /// <summary>START STOP UNIT with LOEJ and START: the tray closes; a disc on it is loaded.</summary>
-    internal void HostLoad()
+    /// <summary>START STOP UNIT with LOEJ and START from <paramref name="loadingNexusId"/>: the tray closes; a disc on it is loaded.</summary>
+    internal void HostLoad(long loadingNexusId)
     {
         lock (_lock)
         {
             if (!_trayOpen) return;
             _trayOpen = false;
-            Load();
+            Load(loadingNexusId);
         }
     }
 
@@ -142,13 +142,13 @@ public sealed class OpticalDrive
         lock (_lock) _units.Remove(unit);
     }
 
-    private void Load()
+    /// <summary>The tray is closed: a disc on it becomes ready, reported to every I_T nexus but the one that loaded it (none for a management insert).</summary>
+    private void Load(long? loadingNexusId = null)
     {
         Sync();
         if (_loaded is null) return;
         Post(MediaEventCode.NewMedia);
-        // MMC-6 §4.1.6.1 / SPC-4 §6.47: a medium becoming ready is reported to every I_T nexus.
-        foreach (var u in _units) u.Unit.Nexuses.AddToAll(SenseCodes.NotReadyToReadyChange);
+        foreach (var u in _units) u.Unit.Nexuses.AddToAll(SenseCodes.NotReadyToReadyChange, loadingNexusId is { } id ? u.Unit.Nexuses.Find(id) : null);
     }
 
     private void Sync()

@@ -40,17 +40,24 @@ public class MediaChangeTests
     }
 
     [Fact]
-    public async Task Host_eject_then_load_gives_unit_attention_28_00_then_ready()
+    public async Task Host_eject_then_load_gives_the_other_nexuses_unit_attention_28_00_then_ready()
     {
         await using var h = await OpticalHarness.CreateAsync();
         var n = await h.NexusAsync("host");
+        var other = await h.NexusAsync("other");
         (await h.ExecAsync(Mmc.StartStop(loej: true, start: false), nexus: n)).AssertGood();
         (await h.ExecAsync(Mmc.TestUnitReady(), nexus: n)).AssertCheckCondition(SenseCodes.MediumNotPresentTrayOpen);
         var mech = (await h.ExecAsync(Mmc.MechanismStatus(), 8, nexus: n)).AssertGood();
         Assert.Equal(0x10, mech.Data[1] & 0x10); // door open
         (await h.ExecAsync(Mmc.StartStop(loej: true, start: true), nexus: n)).AssertGood();
-        (await h.ExecAsync(Mmc.TestUnitReady(), nexus: n)).AssertCheckCondition(SenseCodes.NotReadyToReadyChange);
+        // The loading nexus knows (libiscsi's StartStopUnit.Simple expects TEST UNIT READY to be GOOD); the other is told.
         (await h.ExecAsync(Mmc.TestUnitReady(), nexus: n)).AssertGood();
+        (await h.ExecAsync(Mmc.TestUnitReady(), nexus: other)).AssertCheckCondition(SenseCodes.NotReadyToReadyChange);
+        (await h.ExecAsync(Mmc.TestUnitReady(), nexus: other)).AssertGood();
+        var events = (await h.ExecAsync(Mmc.Gesn(0x10), 8, nexus: n)).AssertGood();
+        Assert.Equal(3, events.Data[4]); // MediaRemoval, then
+        events = (await h.ExecAsync(Mmc.Gesn(0x10), 8, nexus: n)).AssertGood();
+        Assert.Equal(2, events.Data[4]); // NewMedia, for the loading nexus too
         mech = (await h.ExecAsync(Mmc.MechanismStatus(), 8, nexus: n)).AssertGood();
         Assert.Equal(0, mech.Data[1] & 0x10);
     }

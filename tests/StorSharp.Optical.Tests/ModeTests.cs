@@ -37,8 +37,8 @@ public class ModeTests
     {
         await using var h = await OpticalHarness.CreateAsync();
         var all = (await h.ExecAsync(Mmc.ModeSense10(0x3F), 256)).AssertGood();
-        Assert.Equal(8 + 12 + 32, all.Data.Length);
-        Assert.Equal((0x01, 0x2A), (all.Data[8], all.Data[20]));
+        Assert.Equal(8 + 12 + 12 + 32, all.Data.Length);
+        Assert.Equal((0x01, 0x0A, 0x2A), (all.Data[8], all.Data[20], all.Data[32]));
         var changeable = (await h.ExecAsync(Mmc.ModeSense10(0x01, pc: 1), 256)).AssertGood();
         Assert.Equal(0xFF, changeable.Data[8 + 3]);
         (await h.ExecAsync(Mmc.ModeSense10(0x01, pc: 3), 256)).AssertCheckCondition(SenseCodes.SavingParametersNotSupported);
@@ -65,5 +65,22 @@ public class ModeTests
         Assert.Equal((10, 5), (info.Specific.Field, info.Specific.BitPointer));
         (await h.ExecAsync(Mmc.ModeSelect10(list.Length, sp: true), dataOut: list)).AssertInvalidField(1, 0);
         (await h.ExecAsync(Mmc.ModeSelect10(list.Length), dataOut: list[..10])).AssertCheckCondition(SenseCodes.ParameterListLengthError);
+    }
+
+    [Fact]
+    public async Task Control_page_d_sense_switches_the_drive_to_descriptor_sense_and_tells_the_other_nexuses()
+    {
+        await using var h = await OpticalHarness.CreateAsync();
+        var a = await h.NexusAsync("a");
+        var b = await h.NexusAsync("b");
+        var control = (await h.ExecAsync(Mmc.ModeSense10(0x0A), 256, nexus: a)).AssertGood().Data;
+        Assert.Equal((0x0A, 10), (control[8], control[9]));
+        control[0] = control[1] = 0;
+        control[8 + 2] |= 0x04; // D_SENSE
+        (await h.ExecAsync(Mmc.ModeSelect10(control.Length), dataOut: control, nexus: a)).AssertGood();
+        var r = await h.ExecAsync(Mmc.Read10(64, 1), 2048, nexus: a);
+        Assert.Equal(0x72, r.Sense[0]); // descriptor format
+        Assert.Equal(SenseCodes.LbaOutOfRange, r.SenseInfo.Code);
+        (await h.ExecAsync(Mmc.TestUnitReady(), nexus: b)).AssertCheckCondition(SenseCodes.ModeParametersChanged);
     }
 }

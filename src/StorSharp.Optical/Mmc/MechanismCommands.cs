@@ -10,8 +10,9 @@ internal static class MechanismCommands
 {
     public static ScsiCommand[] Rows =>
     [
-        // Byte 1 bit 0 IMMED; byte 3 FORMAT-LAYER NUMBER; byte 4 POWER CONDITION (7-4), LOEJ (1), START (0).
-        Row(ScsiOpcodes.StartStopUnit, "START STOP UNIT", DataDirection.None, [ScsiOpcodes.StartStopUnit, 0x01, 0x00, 0x03, 0xF3, 0x00],
+        // Byte 1 bit 0 IMMED; byte 3 FORMAT-LAYER NUMBER; byte 4 POWER CONDITION (7-4), FL (2, a layer
+        // jump on media that have format layers: none here, so accepted and ignored), LOEJ (1), START (0).
+        Row(ScsiOpcodes.StartStopUnit, "START STOP UNIT", DataDirection.None, [ScsiOpcodes.StartStopUnit, 0x01, 0x00, 0x03, 0xF7, 0x00],
             ReservationAccess.Conflicts, ScsiCommandFlags.None, StartStopUnit),
         // Byte 4: Persistent (1), Prevent (0).
         Row(ScsiOpcodes.PreventAllowMediumRemoval, "PREVENT ALLOW MEDIUM REMOVAL", DataDirection.None, [ScsiOpcodes.PreventAllowMediumRemoval, 0x00, 0x00, 0x00, 0x03, 0x00],
@@ -39,7 +40,8 @@ internal static class MechanismCommands
             return;
         }
         var drive = task.Optical().Drive;
-        if (start) { drive.HostLoad(); task.CompleteGood(); return; }
+        // The nexus that loaded knows the medium may have changed: the other nexuses get the unit attention (all get NewMedia).
+        if (start) { drive.HostLoad(task.Srb.Nexus.Id); task.CompleteGood(); return; }
         // MMC-6 §6.39: an eject while removal is prevented fails with MEDIUM REMOVAL PREVENTED.
         if (drive.IsRemovalPrevented) { task.CompleteCheckCondition(SenseCodes.MediumRemovalPrevented); return; }
         drive.HostEject();

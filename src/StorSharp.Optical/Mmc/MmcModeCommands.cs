@@ -7,7 +7,8 @@ namespace StorSharp.Optical;
 
 /// <summary>
 /// MODE SENSE(10) (SPC-4 §6.12) and MODE SELECT(10) (SPC-4 §6.10) as MMC-6 §7.2 has them: an
-/// 8-byte header with no block descriptors, pages 01h and 2Ah (<see cref="MmcModePages"/>).
+/// 8-byte header with no block descriptors, pages 01h and 2Ah (<see cref="MmcModePages"/>) and the
+/// SCSI disk's control page 0Ah (SPC-4 §7.5.8, shared: D_SENSE switches this drive to descriptor sense).
 /// MODE SENSE(6) is not an MMC command but SCSI hosts (QEMU's iSCSI driver) use it to learn of write
 /// protection, so it answers the same pages with the 4-byte header. The device-specific parameter
 /// (reserved in MMC) carries SBC's WP bit: the disc is read-only.
@@ -26,6 +27,10 @@ internal static class MmcModeCommands
 
     private const int HeaderLength = 8;
 
+    private const byte ControlPageCode = 0x0A;
+
+    private static ModePage Control => ModePages.Find(ControlPageCode)!;
+
     /// <summary>WP in the header's device-specific parameter.</summary>
     private const byte WriteProtect = 0x80;
 
@@ -41,9 +46,9 @@ internal static class MmcModeCommands
         // SPC-4 §6.12: saved values are not implemented.
         if (pc == 3) { task.CompleteCheckCondition(SenseCodes.SavingParametersNotSupported, SenseKeySpecific.Cdb(2, 7)); return; }
         if (subpage != 0 && !(page == 0x3F && subpage == 0xFF)) { task.CompleteInvalidField(3); return; }
-        if (page is not (MmcModePages.ErrorRecovery or MmcModePages.Capabilities or 0x3F)) { task.CompleteInvalidField(2, 5); return; }
+        if (page is not (MmcModePages.ErrorRecovery or ControlPageCode or MmcModePages.Capabilities or 0x3F)) { task.CompleteInvalidField(2, 5); return; }
         var unit = task.Optical();
-        Span<byte> d = stackalloc byte[HeaderLength + 12 + MmcModePages.CapabilitiesLength];
+        Span<byte> d = stackalloc byte[HeaderLength + 12 + 12 + MmcModePages.CapabilitiesLength];
         d.Clear();
         int n = header; // DBD is accepted; MMC never returns block descriptors
         if (page is MmcModePages.ErrorRecovery or 0x3F)
@@ -57,6 +62,8 @@ internal static class MmcModeCommands
             }
             n += 12;
         }
+        if (page is ControlPageCode or 0x3F)
+            n += ModePages.WritePage(Control, pc, task.Unit.Mode, ModeParameters.Defaults(task.Unit.Miniport.Options.DescriptorSense), d[n..]);
         if (page is MmcModePages.Capabilities or 0x3F)
         {
             var p = d.Slice(n, MmcModePages.CapabilitiesLength);
@@ -89,6 +96,12 @@ internal static class MmcModeCommands
         unit.ReadErrorRecovery(errorRecovery);
         Span<byte> capabilities = stackalloc byte[MmcModePages.CapabilitiesLength];
         MmcModePages.WriteCapabilities(capabilities, task.Unit.IsRemovalPrevented);
+        Span<byte> control = stackalloc byte[12];
+        ModePages.WritePage(Control, 0, task.Unit.Mode, task.Unit.Mode, control);
+        var proposed = ModeParameters.Defaults(false);
+        proposed.CopyFrom(task.Unit.Mode);
+        Span<byte> before = stackalloc byte[12];
+        errorRecovery.CopyTo(before);
         int o = HeaderLength;
         while (o < length)
         {
@@ -102,6 +115,7 @@ internal static class MmcModeCommands
             scoped ReadOnlySpan<byte> changeable;
             if (code == MmcModePages.ErrorRecovery) { current = errorRecovery; changeable = MmcModePages.ErrorRecoveryChangeable; }
             else if (code == MmcModePages.Capabilities) { current = capabilities; changeable = default; }
+            else if (code == ControlPageCode) { current = control; changeable = Control.ChangeableMask; }
             else { Invalid(task, o, 5); return; }
             if (pageLength != current.Length) { Invalid(task, o + 1); return; }
             // SPC-4 §6.10: a bit that is not changeable must be sent with its current value.
@@ -112,11 +126,15 @@ internal static class MmcModeCommands
                 if (bad != 0) { Invalid(task, o + i, System.Numerics.BitOperations.Log2((uint)bad)); return; }
             }
             page[2..].CopyTo(current[2..]);
+            if (code == ControlPageCode) Control.Apply(proposed, page);
             o += pageLength;
         }
+        bool changed = !before.SequenceEqual(errorRecovery) || proposed.DescriptorSense != task.Unit.Mode.DescriptorSense ||
+                       proposed.SoftwareWriteProtect != task.Unit.Mode.SoftwareWriteProtect;
         unit.WriteErrorRecovery(errorRecovery);
+        task.Unit.Mode.CopyFrom(proposed);
         // SPC-4 §6.10: the other I_T nexuses learn of the change.
-        task.Unit.Nexuses.AddToAll(SenseCodes.ModeParametersChanged, task.Nexus);
+        if (changed) task.Unit.Nexuses.AddToAll(SenseCodes.ModeParametersChanged, task.Nexus);
         task.CompleteGood();
     }
 
