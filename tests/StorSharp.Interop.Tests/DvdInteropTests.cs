@@ -62,6 +62,21 @@ public sealed class DvdInteropTests
         Assert.Equal(Convert.ToHexString(SHA256.HashData(await File.ReadAllBytesAsync(iso))), Convert.ToHexString(SHA256.HashData(await File.ReadAllBytesAsync(copy))));
     }
 
+    [InteropFact("xorriso", "iscsi-test-cu")]
+    public async Task Libiscsi_test_suites_that_apply_to_an_mmc_device_pass()
+    {
+        using var folder = new TempFolder();
+        var (_, config) = await MakeIsoAndConfigAsync(folder);
+        await using var server = await StorSharpServer.StartAsync(iscsi: true, nbd: false, "--config", config);
+        // The SPC suites and the removable-medium ones (libiscsi skips its SBC-only tests on a type 05h device).
+        const string Suites = "SCSI.Inquiry,SCSI.TestUnitReady,SCSI.Read10,SCSI.Read12,SCSI.StartStopUnit,SCSI.ModeSense6,SCSI.PreventAllow";
+        var run = await Cli.Run("iscsi-test-cu", ["-i", "iqn.2026-11.io.storsharp:tests", "-t", Suites, server.IscsiUrl(Iqn)], Bound);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var tests = run.Output.Split('\n').Single(l => l.TrimStart().StartsWith("tests ", StringComparison.Ordinal));
+        var columns = tests.Split(' ', StringSplitOptions.RemoveEmptyEntries); // tests, Total, Ran, Passed, Failed, Inactive
+        Assert.True(int.Parse(columns[1]) >= 30 && columns[4] == "0", run.ToString());
+    }
+
     [InteropFact("qemu-io")]
     public async Task Writes_to_the_dvd_fail()
     {
