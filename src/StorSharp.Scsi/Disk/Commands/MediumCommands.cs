@@ -51,8 +51,7 @@ internal static class MediumCommands
         task.StartFlush(srbFunction: false);
     }
 
-    /// <summary>PREVENT ALLOW MEDIUM REMOVAL: records the nexus's prevention (shared with other removable device types).</summary>
-    internal static void PreventAllow(ScsiTask task)
+    private static void PreventAllow(ScsiTask task)
     {
         int prevent = task.Cdb[4] & 0x03;
         if (prevent > 1) { task.CompleteInvalidField(4, 1); return; }
