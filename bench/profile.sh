@@ -9,6 +9,8 @@
 #        PREFILL [256m] bytes of random data written first (nbdcopy skips holes: use 1g for it)
 #        Jobs: rr4k_q32 rw4k_q32 sr1m_q8 sw1m_q8 rr4k_q1 nbdcopy (nbdcopy URI null:, 4 connections)
 #        NO_BUILD=1  skip the Release build
+#        DLL=path/storsharp.dll  serve another build (e.g. a baseline checkout) as "storsharp"
+#        SS_ENV="VAR=value ..."  extra environment for the storsharp server (runtime knobs)
 # Only 127.0.0.1; only processes started here are stopped (by PID / process group).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd); cd "$ROOT"
@@ -17,7 +19,7 @@ PORT_SS=${PORT_SS:-10898}; PORT_KIT=${PORT_KIT:-10897}; PERF=${PERF:-1}; STRACE=
 SERVERS=${*:-"storsharp nbdkit"}
 HZ=$(getconf CLK_TCK); OUTD=$(mktemp -d /tmp/ssprof.XXXX)
 [[ ${NO_BUILD:-0} == 1 ]] || dotnet build src/StorSharp.Cli -c Release -nologo -v q -clp:ErrorsOnly >&2
-DLL=$ROOT/src/StorSharp.Cli/bin/Release/net10.0/storsharp.dll
+DLL=${DLL:-$ROOT/src/StorSharp.Cli/bin/Release/net10.0/storsharp.dll}
 SPID=""
 cleanup() { [[ -n $SPID ]] && { kill -TERM -- "-$SPID" 2>/dev/null; sleep 1; kill -KILL -- "-$SPID" 2>/dev/null; }; }
 trap cleanup EXIT
@@ -25,7 +27,7 @@ ticks() { local l; read -r l < /proc/"$1"/stat; l=${l##*) }; set -- $l; echo $((
 for srv in $SERVERS; do
   case $srv in
     storsharp) PORT=$PORT_SS; URI=nbd://127.0.0.1:$PORT/disk0
-               DOTNET_gcServer=0 setsid dotnet "$DLL" serve --size 1G --event-log off --nbd 127.0.0.1:$PORT --iscsi off > "$OUTD/$srv.log" 2>&1 < /dev/null & ;;
+               env DOTNET_gcServer=0 ${SS_ENV:-} setsid dotnet "$DLL" serve --size 1G --event-log off --nbd 127.0.0.1:$PORT --iscsi off > "$OUTD/$srv.log" 2>&1 < /dev/null & ;;
     nbdkit)    PORT=$PORT_KIT; URI=nbd://127.0.0.1:$PORT/
                setsid nbdkit -f -i 127.0.0.1 -p $PORT memory 1G > "$OUTD/$srv.log" 2>&1 < /dev/null & ;;
     *) echo "unknown server $srv" >&2; continue ;;
