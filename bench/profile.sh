@@ -7,7 +7,7 @@
 # Knobs: JOBS ["rr4k_q32 rw4k_q32 sr1m_q8 sw1m_q8 rr4k_q1"]  RUNTIME [5]  PORT_SS [10898]  PORT_KIT [10897]
 #        PERF [1] (0 = no perf stat, CPU ticks only)  STRACE [0] (1 = strace -c -f of the server per job: slow)
 #        PREFILL [256m] bytes of random data written first (nbdcopy skips holes: use 1g for it)
-#        Jobs: rr4k_q32 rw4k_q32 sr1m_q8 sw1m_q8 rr4k_q1 nbdcopy (nbdcopy URI null:, 4 connections)
+#        Jobs: rr4k_q32 rw4k_q32 sr1m_q8 sw1m_q8 rr4k_q1 sr256k_q64 nbdcopy (nbdcopy URI null:, 4 connections)
 #        NO_BUILD=1  skip the Release build
 #        DLL=path/storsharp.dll  serve another build (e.g. a baseline checkout) as "storsharp"
 #        SS_ENV="VAR=value ..."  extra environment for the storsharp server (runtime knobs)
@@ -41,6 +41,7 @@ for srv in $SERVERS; do
     case $job in
       rr4k_q32) rw=randread bs=4k qd=32 ;; rw4k_q32) rw=randwrite bs=4k qd=32 ;;
       sr1m_q8) rw=read bs=1m qd=8 ;; sw1m_q8) rw=write bs=1m qd=8 ;; rr4k_q1) rw=randread bs=4k qd=1 ;;
+      sr256k_q64) rw=read bs=256k qd=64 ;;
       nbdcopy) rw=nbdcopy bs=256k qd=64 ;;
       *) echo "unknown job $job" >&2; continue ;;
     esac
