@@ -160,10 +160,10 @@ public sealed class PrometheusTextWriter : IDisposable
     public static string MetricName(string name, string? unit)
     {
         var sb = new StringBuilder(name.Length + 8);
-        for (int i = 0; i < name.Length; i++)
+        if (name.Length > 0 && char.IsAsciiDigit(name[0])) sb.Append('_'); // a name may not start with a digit
+        foreach (char c in name)
         {
-            char c = name[i];
-            bool ok = c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or '_' or ':' || (i > 0 && c is >= '0' and <= '9');
+            bool ok = c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9') or '_' or ':';
             sb.Append(ok ? c : '_');
         }
         string suffix = unit switch { "By" => "_bytes", "s" => "_seconds", "ms" => "_milliseconds", _ => "" };
