@@ -54,6 +54,6 @@ internal static class TraceCommand
                 return ServeRunner.ExitFailure;
             }
         });
-        return new Command("trace", "Work with traces recorded by 'storsharp serve --trace FILE'.") { format, output, report };
+        return new Command("trace", "Work with traces recorded by 'storsharp serve' with a trace file.") { format, output, report };
     }
 }
