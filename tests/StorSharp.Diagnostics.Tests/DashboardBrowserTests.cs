@@ -92,10 +92,20 @@ public sealed partial class DashboardBrowserTests
             Assert.Contains("disk0", later.Units);
             Assert.Contains("RaidPort0", later.Units);
 
+            string? keep = Environment.GetEnvironmentVariable("STORSHARP_DASHBOARD_SCREENSHOT");
+            if (keep is { Length: > 0 })
+            {
+                // For docs/diagnostics.md: a longer run with a few events in the log.
+                await Task.Delay(TimeSpan.FromSeconds(12));
+                h.Miniport.Port.LinkDown();
+                await Task.Delay(TimeSpan.FromSeconds(2));
+                h.Miniport.Port.LinkUp();
+                await Task.Delay(TimeSpan.FromSeconds(12));
+            }
             var png = Convert.FromBase64String(await page.CommandAsync("Page.captureScreenshot", "{\"format\":\"png\"}", "data"));
             Assert.Equal((byte)0x89, png[0]);
             Assert.Equal("PNG", Encoding.ASCII.GetString(png, 1, 3));
-            if (Environment.GetEnvironmentVariable("STORSHARP_DASHBOARD_SCREENSHOT") is { Length: > 0 } keep) await File.WriteAllBytesAsync(keep, png);
+            if (keep is { Length: > 0 }) await File.WriteAllBytesAsync(keep, png);
         }
         finally
         {

@@ -136,6 +136,13 @@ public sealed class TraceBarTests : IDisposable
         Assert.Contains("event 1020:", page); // link down
         Assert.Contains("BUSY / QUEUE FULL answer", page);
         Assert.DoesNotContain("<script", page);
+        if (Environment.GetEnvironmentVariable("STORSHARP_REPORT_EXAMPLE") is { Length: > 0 } keep)
+        {
+            // docs/diagnostics.md shows this run's reports.
+            File.Copy(path, Path.Combine(keep, "faults.sstrace"), overwrite: true);
+            await File.WriteAllTextAsync(Path.Combine(keep, "faults-report.txt"), text.ToString());
+            await File.WriteAllTextAsync(Path.Combine(keep, "faults-report.html"), page);
+        }
         Assert.DoesNotContain("http://", page);
         Assert.DoesNotContain("https://", page);
     }

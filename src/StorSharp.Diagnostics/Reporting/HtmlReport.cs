@@ -42,9 +42,9 @@ public static class HtmlReport
         Kpi(sb, "average IOPS", TextReport.Rate(analysis.Requests, analysis.DurationSeconds));
         Kpi(sb, "read", TextReport.Bytes(analysis.BytesRead));
         Kpi(sb, "written", TextReport.Bytes(analysis.BytesWritten));
-        Kpi(sb, "average latency", $"{analysis.Latency.Average:0.0} µs");
-        Kpi(sb, "p99 latency", $"{analysis.Latency.P99:0.0} µs");
-        Kpi(sb, "max latency", $"{analysis.Latency.Max:0.0} µs");
+        Kpi(sb, "average latency", Duration(analysis.Latency.Average));
+        Kpi(sb, "p99 latency", Duration(analysis.Latency.P99));
+        Kpi(sb, "max latency", Duration(analysis.Latency.Max));
         sb.Append("</div>");
 
         var markers = new List<ChartMarker>();
@@ -111,6 +111,13 @@ public static class HtmlReport
         sb.Append("</table></body></html>");
         output.Write(sb.ToString());
     }
+
+    private static string Duration(double microseconds) => microseconds switch
+    {
+        >= 1e6 => (microseconds / 1e6).ToString("0.00", Inv) + " s",
+        >= 1e4 => (microseconds / 1e3).ToString("0.0", Inv) + " ms",
+        _ => microseconds.ToString("0.0", Inv) + " µs",
+    };
 
     private static void Kpi(StringBuilder sb, string name, string value) =>
         sb.Append("<span class=\"kpi\"><b>").Append(E(value)).Append("</b>").Append(E(name)).Append("</span>");

@@ -45,7 +45,8 @@ public static class TextReport
 
         foreach (var u in analysis.Units)
         {
-            sb.AppendLine(Inv, $"LU {u.Name} (RaidPort{u.Adapter} {u.Address}): {u.Requests} requests, {u.Failed} failed, read {Bytes(u.BytesRead)}, written {Bytes(u.BytesWritten)}");
+            string where = u.Name.StartsWith($"RaidPort{u.Adapter} {u.Address}", StringComparison.Ordinal) ? u.Name : $"{u.Name} (RaidPort{u.Adapter} {u.Address})";
+            sb.AppendLine(Inv, $"LU {where}: {u.Requests} requests, {u.Failed} failed, read {Bytes(u.BytesRead)}, written {Bytes(u.BytesWritten)}");
             sb.AppendLine(Inv, $"  latency us: average {u.Latency.Average:0.0}, p99 {u.Latency.P99:0.0}, max {u.Latency.Max:0.0}");
             sb.AppendLine("  port latency histogram (event 505 buckets): bucket  success  failed");
             for (int i = 0; i < LatencyBuckets.Count; i++)
