@@ -40,8 +40,8 @@ public readonly record struct TraceRequest(
     /// <summary>When the reply went out (the end of the request).</summary>
     public long End => Received + Total;
 
-    /// <summary>True when it finished with SUCCESS.</summary>
-    public bool IsSuccess => (RawSrbStatus & 0x3F) == (byte)SrbStatus.Success;
+    /// <summary>True when it succeeded as the performance summary counts it (<see cref="LogicalUnitPerformance.CountsAsSuccess"/>).</summary>
+    public bool IsSuccess => LogicalUnitPerformance.CountsAsSuccess((SrbStatus)(RawSrbStatus & 0x3F), (ScsiStatus)ScsiStatus);
 
     /// <summary>Read, write, flush, unmap or other.</summary>
     public OperationClass Kind => Function == SrbFunction.ExecuteScsi ? OperationClassifier.Classify(OperationCode) :

@@ -55,11 +55,19 @@ public sealed class LogicalUnitPerformance
         return copy;
     }
 
+    /// <summary>
+    /// Whether the statistics count a request as a success: SUCCESS, or DATA_OVERRUN with GOOD
+    /// status (a transfer shorter than the buffer, which SPC allows: an allocation length larger
+    /// than the data, as INQUIRY and REPORT LUNS are often sent).
+    /// </summary>
+    public static bool CountsAsSuccess(SrbStatus status, ScsiStatus scsiStatus) =>
+        status == SrbStatus.Success || (status == SrbStatus.DataOverrun && scsiStatus == ScsiStatus.Good);
+
     internal void OnCompleted(Srb srb, long latencyTicks)
     {
         if (latencyTicks < 0) latencyTicks = 0;
         int bucket = LatencyBuckets.IndexOf(latencyTicks, _bounds);
-        bool ok = srb.Status == SrbStatus.Success;
+        bool ok = CountsAsSuccess(srb.Status, srb.ScsiStatus);
         Interlocked.Increment(ref ok ? ref _success[bucket] : ref _failure[bucket]);
         Interlocked.Add(ref _latency[bucket], latencyTicks);
         Interlocked.Increment(ref _totalCompleted);
