@@ -18,6 +18,7 @@ public static class DiskImage
     public static IReadOnlyList<IDiskImageFormat> Formats { get; } =
     [
         // Each format adds itself here, one line each.
+        Qcow2.Qcow2Format.Instance,
         new Vhd.VhdFormat(),
         new Vhdx.VhdxFormat(),
         new Vmdk.VmdkFormat(),
