@@ -74,6 +74,32 @@ public sealed class VirtualDiskImageInteropTests
         await Run("qemu-img", "compare", "-f", qemuFormat, "-F", "raw", image, expected);
     }
 
+    [InteropFact("qemu-img", "nbdinfo")]
+    public async Task Serves_a_stream_optimized_vmdk_read_only()
+    {
+        using var folder = new TempFolder();
+        string source = Path.Combine(folder.Path, "source.raw"), image = Path.Combine(folder.Path, "stream.vmdk");
+        var data = new byte[8 << 20];
+        new Random(9).NextBytes(data.AsSpan(0, 3 << 20));
+        await File.WriteAllBytesAsync(source, data);
+        await Run("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", source, image);
+        string config = Path.Combine(folder.Path, "storsharp.yaml");
+        await File.WriteAllTextAsync(config, $$"""
+            targets:
+              - iqn: {{Iqn}}
+            luns:
+              - { backend: image, path: "{{image}}", format: vmdk, readOnly: true }
+            nbd:
+              exports:
+                - { name: img, lun: 0 }
+            """);
+        await using var server = await StorSharpServer.StartAsync(iscsi: false, nbd: true, "--config", config);
+        await Run("qemu-img", "compare", "-f", "raw", "-F", "raw", source, server.NbdUrl("img"));
+        var info = await Cli.Run("nbdinfo", ["--json", server.NbdUrl("img")], Bound);
+        Assert.True(info.ExitCode == 0, info.ToString());
+        Assert.Contains("\"is_read_only\": true", info.Output);
+    }
+
     [InteropFact("qemu-img")]
     public async Task A_corrupt_image_stops_the_server_with_a_message_naming_it()
     {

@@ -9,7 +9,8 @@ namespace StorSharp.Images.Vmdk;
 /// <summary>
 /// A hosted sparse extent (monolithicSparse, twoGbMaxExtentSparse, streamOptimized): the grain
 /// directory (GD) points to grain tables (GT), whose entries are the sectors of grains. Every grain
-/// table entry is held in memory (4 bytes per grain, at most 256 MiB; checked at open).
+/// table entry is held in memory: 4 bytes per grain of each grain table present in the file (each table
+/// must be a distinct range of the file, so memory stays proportional to the file's size).
 /// </summary>
 /// <remarks>
 /// Allocation order (crash consistency): a new grain goes at the end of the file: (1) the whole grain
@@ -21,20 +22,19 @@ namespace StorSharp.Images.Vmdk;
 internal sealed class VmdkSparseExtent : IDisposable
 {
     private const int MarkerHeader = 12; // lba (8) + compressed size (4)
-    private const long MaxGrains = 64L << 20;
     private readonly VmdkSparseHeader _header;
-    private readonly uint[] _grains;
+    private readonly uint[]?[] _tables; // per grain table; null where the directory has none
     private readonly uint[] _gtSectors;
     private readonly uint[]? _redundantGtSectors;
     private readonly SemaphoreSlim _lock = new(1, 1);
     private long _cachedGrain = -1;
     private byte[]? _cache;
 
-    private VmdkSparseExtent(ImageFile file, VmdkSparseHeader header, uint[] grains, uint[] gtSectors, uint[]? redundantGtSectors)
+    private VmdkSparseExtent(ImageFile file, VmdkSparseHeader header, uint[]?[] tables, uint[] gtSectors, uint[]? redundantGtSectors)
     {
         File = file;
         _header = header;
-        _grains = grains;
+        _tables = tables;
         _gtSectors = gtSectors;
         _redundantGtSectors = redundantGtSectors;
         GrainBytes = (long)header.GrainSize * 512;
@@ -52,7 +52,7 @@ internal sealed class VmdkSparseExtent : IDisposable
     public bool Compressed => _header.Compressed;
 
     /// <summary>True when every grain table exists, so a write never has to create one.</summary>
-    public bool AllGrainTablesPresent => Array.TrueForAll(_gtSectors, s => s != 0) && (_redundantGtSectors is null || Array.TrueForAll(_redundantGtSectors, s => s != 0));
+    public bool AllGrainTablesPresent => Array.TrueForAll(_tables, t => t is not null) && (_redundantGtSectors is null || Array.TrueForAll(_redundantGtSectors, s => s != 0));
 
     /// <summary>Reads the header (at offset 0, or the footer copy for streamOptimized), the GD(s) and every GT.</summary>
     public static async ValueTask<VmdkSparseExtent> OpenAsync(ImageFile file, CancellationToken cancellationToken)
@@ -77,11 +77,11 @@ internal sealed class VmdkSparseExtent : IDisposable
             throw file.Corrupt("VMDK sparse header", headerAt, "compressed grains without markers are not supported");
 
         long grains = (long)((header.Capacity + header.GrainSize - 1) / header.GrainSize);
-        if (grains > MaxGrains)
-            throw file.Corrupt("VMDK sparse header", headerAt, $"{grains} grains would need more than {MaxGrains * 4 >> 20} MiB of grain tables in memory; use larger grains");
         long gts = (grains + header.NumGtesPerGt - 1) / header.NumGtesPerGt;
-        var table = new uint[gts * header.NumGtesPerGt];
+        // The directory must fit in the file before anything sized by it is allocated.
         var primary = await ReadDirectoryAsync(file, header.GdOffset, gts, "VMDK grain directory", cancellationToken).ConfigureAwait(false);
+        var tables = new uint[]?[gts];
+        var seen = new HashSet<uint>();
         uint[]? redundant = header.HasRedundantGd
             ? await ReadDirectoryAsync(file, header.RgdOffset, gts, "VMDK redundant grain directory", cancellationToken).ConfigureAwait(false)
             : null;
@@ -94,7 +94,10 @@ internal sealed class VmdkSparseExtent : IDisposable
             long at = (long)sector * 512;
             if (at + gtBytes.Length > length)
                 throw file.Corrupt("VMDK grain directory", (long)header.GdOffset * 512 + g * 4, $"entry {g} puts a grain table at {at}, past the end of the file ({length} bytes)");
+            if (!seen.Add(sector))
+                throw file.Corrupt("VMDK grain directory", (long)header.GdOffset * 512 + g * 4, $"entry {g} names the grain table at {at} a second time");
             await file.ReadStructureAsync(at, gtBytes, "VMDK grain table", cancellationToken).ConfigureAwait(false);
+            var table = tables[g] = new uint[header.NumGtesPerGt];
             for (int i = 0; i < header.NumGtesPerGt; i++)
             {
                 uint entry = BinaryPrimitives.ReadUInt32LittleEndian(gtBytes.AsSpan(i * 4));
@@ -106,10 +109,10 @@ internal sealed class VmdkSparseExtent : IDisposable
                     if (grain >= grains || start + need > length || start < 512)
                         throw file.Corrupt("VMDK grain table", at + i * 4, $"entry {i} puts grain {grain} at {start}, outside the file ({length} bytes)");
                 }
-                table[grain] = entry;
+                table[i] = entry;
             }
         }
-        return new VmdkSparseExtent(file, header, table, primary, redundant);
+        return new VmdkSparseExtent(file, header, tables, primary, redundant);
     }
 
     private static async ValueTask<uint[]> ReadDirectoryAsync(ImageFile file, ulong sector, long entries, string structure, CancellationToken cancellationToken)
@@ -129,7 +132,8 @@ internal sealed class VmdkSparseExtent : IDisposable
     {
         long grain = offset / GrainBytes, inGrain = offset % GrainBytes;
         long length = Math.Min(maxLength, GrainBytes - inGrain);
-        uint entry = Volatile.Read(ref _grains[grain]);
+        uint[]? table = _tables[grain / _header.NumGtesPerGt];
+        uint entry = table is null ? 0 : Volatile.Read(ref table[grain % _header.NumGtesPerGt]);
         if (entry == 0) return new ImageRun(hasBacking ? ImageRunKind.Backing : ImageRunKind.Unallocated, length);
         if (entry == 1 && _header.ZeroedGrainEntries) return new ImageRun(ImageRunKind.Zero, length);
         if (_header.Compressed) return new ImageRun(ImageRunKind.Compressed, length, File, (long)entry * 512, inGrain);
@@ -192,7 +196,9 @@ internal sealed class VmdkSparseExtent : IDisposable
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            uint entry = _grains[grain];
+            uint[] table = _tables[grain / _header.NumGtesPerGt]
+                ?? throw new BlockDeviceException(BlockError.ReadOnly, $"'{File.Path}': grain {grain} has no grain table and StorSharp does not create them");
+            uint entry = table[grain % _header.NumGtesPerGt];
             if (entry > 1)
             {
                 await File.WriteAsync((long)entry * 512 + inGrain, data, cancellationToken).ConfigureAwait(false);
@@ -228,7 +234,7 @@ internal sealed class VmdkSparseExtent : IDisposable
             await File.WriteAsync((long)_gtSectors[gt] * 512 + index * 4, bytes, cancellationToken).ConfigureAwait(false);
             if (_redundantGtSectors is not null)
                 await File.WriteAsync((long)_redundantGtSectors[gt] * 512 + index * 4, bytes, cancellationToken).ConfigureAwait(false);
-            Volatile.Write(ref _grains[grain], sector);
+            Volatile.Write(ref table[index], sector);
         }
         finally
         {

@@ -80,4 +80,26 @@ public sealed class VmdkSparseTests : IDisposable
         await device.ReadAsync(0, data);
         Assert.All(data.AsSpan(0, 65536).ToArray(), b => Assert.Equal(0x5a, b));
     }
+
+    [QemuFact]
+    public async Task A_huge_capacity_in_a_small_file_is_refused_without_allocating_for_it()
+    {
+        var (path, bytes) = Make();
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(12), (64UL << 40) / 512 - 1); // 64 TiB: an 8 MiB grain directory, far larger than the file
+        File.WriteAllBytes(path, bytes);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        string message = await RefusedAsync(path);
+        Assert.Contains("grain directory", message);
+        Assert.True(GC.GetTotalAllocatedBytes(precise: true) - before < 64 << 20, "refusing the image allocated as if the capacity were real");
+    }
+
+    [QemuFact]
+    public async Task A_grain_table_named_twice_is_refused()
+    {
+        var (path, bytes) = Make("64M");
+        long gd = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes.AsSpan(56)) * 512;
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan((int)gd + 4), BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan((int)gd)));
+        File.WriteAllBytes(path, bytes);
+        Assert.Contains("a second time", await RefusedAsync(path));
+    }
 }
