@@ -346,6 +346,10 @@ public sealed class Qcow2BlockDevice : IBlockDevice
         {
             throw new BlockDeviceException(BlockError.MediumError, $"{_file.Path}: reading data cluster 0x{host:X} failed: {e.Message}", e);
         }
+        catch (ObjectDisposedException e)
+        {
+            throw _file.Closed(e);
+        }
     }
 
     private async ValueTask InflateAsync(ulong entry, long cluster, byte[] plain, CancellationToken cancellationToken)

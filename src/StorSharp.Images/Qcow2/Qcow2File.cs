@@ -43,6 +43,10 @@ internal sealed class Qcow2File : IDisposable
         {
             throw new BlockDeviceException(BlockError.MediumError, $"{Path}: reading {what} at offset 0x{start:X} failed: {e.Message}", e);
         }
+        catch (ObjectDisposedException e)
+        {
+            throw Closed(e);
+        }
     }
 
     /// <summary>Writes <paramref name="buffer"/> at <paramref name="offset"/>.</summary>
@@ -57,6 +61,10 @@ internal sealed class Qcow2File : IDisposable
             BlockError error = e.HResult is 28 or unchecked((int)0x80070070) ? BlockError.NoSpace : BlockError.MediumError;
             throw new BlockDeviceException(error, $"{Path}: writing {what} at offset 0x{offset:X} failed: {e.Message}", e);
         }
+        catch (ObjectDisposedException e)
+        {
+            throw Closed(e);
+        }
     }
 
     /// <summary>Makes every completed write durable (fsync), on a thread-pool thread.</summary>
@@ -70,7 +78,14 @@ internal sealed class Qcow2File : IDisposable
         {
             throw new BlockDeviceException(BlockError.MediumError, $"{Path}: flush failed: {e.Message}", e);
         }
+        catch (ObjectDisposedException e)
+        {
+            throw Closed(e);
+        }
     }
+
+    /// <summary>The file was closed (the device disposed) while a request was using it.</summary>
+    internal BlockDeviceException Closed(Exception inner) => new(BlockError.NotReady, $"{Path}: the qcow2 image is closed", inner);
 
     /// <summary>A corrupt structure found while serving I/O: a medium error carrying a <see cref="DiskImageException"/>.</summary>
     internal BlockDeviceException Corrupt(string message) =>

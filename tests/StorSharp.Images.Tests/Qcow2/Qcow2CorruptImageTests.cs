@@ -313,6 +313,18 @@ public sealed class Qcow2CorruptImageTests : IDisposable
         Assert.Equal(BlockError.ReadOnly, e.Error);
     }
 
+    [Fact]
+    public async Task Requests_after_dispose_fail_as_not_ready()
+    {
+        string path = await Image();
+        var device = await Qcow2Format.Instance.OpenAsync(path, new DiskImageOpenOptions());
+        await device.DisposeAsync();
+        var read = await Assert.ThrowsAsync<BlockDeviceException>(async () => await device.ReadAsync(0, new byte[512]));
+        var write = await Assert.ThrowsAsync<BlockDeviceException>(async () => await device.WriteAsync(0, new byte[512]));
+        Assert.Equal(BlockError.NotReady, read.Error);
+        Assert.Equal(BlockError.NotReady, write.Error);
+    }
+
     private static long L2TableOffset(string path)
     {
         using var f = File.OpenRead(path);

@@ -115,6 +115,19 @@ public sealed class Qcow2OracleReadTests : IDisposable
     }
 
     [QemuFact]
+    public async Task Images_with_internal_snapshots_read_the_active_layer_and_refuse_writable_opens()
+    {
+        string path = _dir.File("snap.qcow2");
+        await QemuTools.Ok("qemu-img", "create", "-f", "qcow2", path, "4M");
+        await QemuTools.Io(path, "qcow2", "write -P 0x1 0 1M");
+        await QemuTools.Ok("qemu-img", "snapshot", "-c", "s1", path);
+        await QemuTools.Io(path, "qcow2", "write -P 0x2 512k 1M");
+        await AssertReadsLikeQemu(path);
+        var e = await Assert.ThrowsAsync<DiskImageException>(async () => await DiskImage.OpenAsync(path, new DiskImageOpenOptions()));
+        Assert.Contains("1 internal snapshot(s)", e.Message);
+    }
+
+    [QemuFact]
     public async Task Extents_show_data_zero_clusters_and_holes()
     {
         string path = _dir.File("disk.qcow2");
