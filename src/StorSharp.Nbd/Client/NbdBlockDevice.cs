@@ -257,11 +257,39 @@ public sealed class NbdBlockDevice : IBlockDevice
             destination.Span[0] = new BlockExtent(lba, blockCount, BlockExtentFlags.Data);
             return new ValueTask<int>(1);
         }
-        long bytes = Math.Min(blockCount * BlockSize, MaxCommandBytes);
-        var request = NbdClientRequest.Rent(NbdCommand.BlockStatus, NbdCommandFlags.None, (ulong)(lba * BlockSize), (uint)bytes);
-        request.Extents = destination;
-        request.BlockSize = BlockSize;
-        return Submit(request, cancellationToken).AsExtentCountTask();
+        return ExtentsAsync(lba, blockCount, destination, cancellationToken);
+    }
+
+    /// <summary>
+    /// BLOCK_STATUS until the range is described or <paramref name="destination"/> is full: a server
+    /// may describe less than it was asked (nbdkit and qemu-nbd stop after a number of extents).
+    /// </summary>
+    private async ValueTask<int> ExtentsAsync(long lba, long blockCount, Memory<BlockExtent> destination, CancellationToken cancellationToken)
+    {
+        int total = 0;
+        long next = lba, end = lba + blockCount;
+        while (next < end && total < destination.Length)
+        {
+            long bytes = Math.Min((end - next) * BlockSize, MaxCommandBytes);
+            var request = NbdClientRequest.Rent(NbdCommand.BlockStatus, NbdCommandFlags.None, (ulong)(next * BlockSize), (uint)bytes);
+            var into = destination[total..];
+            request.Extents = into;
+            request.BlockSize = BlockSize;
+            int count = await Submit(request, cancellationToken).AsExtentCountTask();
+            if (count == 0) break;
+            var span = destination.Span;
+            if (total > 0 && span[total - 1].Flags == span[total].Flags && span[total - 1].Lba + span[total - 1].BlockCount == span[total].Lba)
+            {
+                span[total - 1] = span[total - 1] with { BlockCount = span[total - 1].BlockCount + span[total].BlockCount };
+                span[(total + 1)..(total + count)].CopyTo(span[total..]);
+                count--;
+            }
+            total += count;
+            long reached = span[total - 1].Lba + span[total - 1].BlockCount;
+            if (reached <= next) break;   // no progress: never loop on a stuck server
+            next = reached;
+        }
+        return total;
     }
 
     private async ValueTask RangeCommandAsync(NbdCommand command, NbdCommandFlags flags, long lba, long blockCount, CancellationToken cancellationToken)
