@@ -31,7 +31,8 @@ public sealed class ExternalNbdServer : IAsyncDisposable
     /// <summary>nbdkit in the foreground on a Unix socket (or TCP when <paramref name="tcp"/>): <c>nbdkit [filters] plugin args</c>.</summary>
     public static Task<ExternalNbdServer> NbdkitAsync(string socketDirectory, bool tcp, params string[] pluginAndArguments)
     {
-        var args = new List<string> { "--foreground", "--exit-with-parent" };
+        // No --exit-with-parent: Linux ties it to the spawning thread, and .NET spawns from pool threads that come and go.
+        var args = new List<string> { "--foreground" };
         NbdServerAddress address;
         if (tcp)
         {
@@ -63,10 +64,32 @@ public sealed class ExternalNbdServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>
+    /// Starts the server and waits until it accepts connections and is still there 200 ms later.
+    /// A server that quits cleanly (exit 0) at once is started again, up to three times: on this
+    /// machine an nbdkit started right after another test's server was killed sometimes shuts
+    /// down gracefully before serving anything (not a client problem: it exits before any NBD byte).
+    /// </summary>
     public async Task StartAsync()
     {
+        for (int attempt = 1; ; attempt++)
+        {
+            var process = await StartOnceAsync();
+            await Task.Delay(200);
+            if (!process.HasExited) return;
+            if (process.ExitCode != 0 || attempt == 3)
+                throw new InvalidOperationException($"{_file} {string.Join(' ', _arguments)} exited with {process.ExitCode}: {Stderr}");
+            lock (_stderr) _stderr.Clear();
+        }
+    }
+
+    private async Task<Process> StartOnceAsync()
+    {
         if (Address.EndPoint is UnixDomainSocketEndPoint unix && File.Exists(unix.ToString())) File.Delete(unix.ToString());
-        var psi = new ProcessStartInfo(_file) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        // setsid: the server gets a session of its own, so no signal meant for the test host's
+        // process group reaches it. setsid execs, so the PID is the server's.
+        var psi = new ProcessStartInfo("setsid") { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        psi.ArgumentList.Add(_file);
         foreach (var a in _arguments) psi.ArgumentList.Add(a);
         var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {_file}.");
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_stderr) _stderr.AppendLine(e.Data); };
@@ -77,9 +100,8 @@ public sealed class ExternalNbdServer : IAsyncDisposable
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while (DateTime.UtcNow < until)
         {
-            if (process.HasExited)
-                throw new InvalidOperationException($"{_file} {string.Join(' ', _arguments)} exited with {process.ExitCode}: {Stderr}");
-            if (await CanConnectAsync()) return;
+            if (process.HasExited) return process;
+            if (await CanConnectAsync()) return process;
             await Task.Delay(20);
         }
         throw new TimeoutException($"{_file} did not listen on {Address} within 15 s: {Stderr}");
