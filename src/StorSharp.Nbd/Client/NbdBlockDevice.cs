@@ -35,6 +35,7 @@ public sealed class NbdBlockDevice : IBlockDevice
     private int _maxPayload;
     private ulong _nextCookie;
     private Task? _reconnect;
+    private bool _reconnecting;   // a reconnect cycle runs (cleared under the lock when it adopts a connection or gives up)
     private bool _disposed;
 
     private NbdBlockDevice(NbdClientOptions options, Action<string>? log, NbdExportInfo info, int blockSize)
@@ -416,6 +417,7 @@ public sealed class NbdBlockDevice : IBlockDevice
             _info = connection.Info;
             Describe(connection.Info);
             _connection = connection;
+            _reconnecting = false;
             connection.Start(this);
             long deadline = Environment.TickCount64 + (long)_options.RequestTimeout.TotalMilliseconds;
             foreach (var request in _waiting)
@@ -470,12 +472,13 @@ public sealed class NbdBlockDevice : IBlockDevice
     /// <summary>Starts a reconnect cycle unless one runs. Under the lock.</summary>
     private void StartReconnect()
     {
-        if (_disposed || _reconnect is { IsCompleted: false }) return;
+        if (_disposed || _reconnecting) return;
         if (!_options.Reconnect.Enabled)
         {
             FailWaiting($"the connection to {Address} is lost and reconnecting is off");
             return;
         }
+        _reconnecting = true;
         _reconnect = Task.Run(ReconnectLoopAsync);
     }
 
@@ -505,6 +508,7 @@ public sealed class NbdBlockDevice : IBlockDevice
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
+                lock (Gate) _reconnecting = false;
                 return;
             }
             catch (Exception e)
@@ -516,13 +520,20 @@ public sealed class NbdBlockDevice : IBlockDevice
                 break;
             _log?.Invoke($"nbd: reconnect attempt {attempt} to {Address} failed: {last}; next in {delay.TotalMilliseconds:0} ms");
             try { await Task.Delay(delay, _stopping.Token); }
-            catch (OperationCanceledException) { return; }
+            catch (OperationCanceledException)
+            {
+                lock (Gate) _reconnecting = false;
+                return;
+            }
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, policy.MaxDelay.Ticks));
             if (delay == TimeSpan.Zero) delay = TimeSpan.FromMilliseconds(1);
         }
         _log?.Invoke($"nbd: gave up reconnecting to {Address} after {attempt} attempt(s): {last}");
         lock (Gate)
+        {
+            _reconnecting = false;
             FailWaiting($"reconnecting to {Address} failed after {attempt} attempt(s): {last}");
+        }
     }
 
     /// <summary>Fails every waiting request with NotReady. Under the lock.</summary>
