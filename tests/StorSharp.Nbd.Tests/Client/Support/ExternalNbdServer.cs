@@ -50,11 +50,15 @@ public sealed class ExternalNbdServer : IAsyncDisposable
         return StartAsync(new ExternalNbdServer("nbdkit", args, address));
     }
 
-    /// <summary>qemu-nbd serving <paramref name="image"/> in <paramref name="format"/> on a Unix socket as export <paramref name="exportName"/>.</summary>
+    /// <summary>
+    /// qemu-nbd serving <paramref name="image"/> in <paramref name="format"/> on a Unix socket as export
+    /// <paramref name="exportName"/>, write-through: a write is durable when acknowledged, so killing
+    /// the server loses no acknowledged write (with writeback, unflushed writes die with the process).
+    /// </summary>
     public static Task<ExternalNbdServer> QemuNbdAsync(string socketDirectory, string image, string format, string exportName)
     {
         string socket = Path.Combine(socketDirectory, "qemu-nbd.sock");
-        var args = new List<string> { "-f", format, "-k", socket, "-x", exportName, "--persistent", "--shared=8", "--cache=writeback", image };
+        var args = new List<string> { "-f", format, "-k", socket, "-x", exportName, "--persistent", "--shared=8", "--cache=writethrough", image };
         return StartAsync(new ExternalNbdServer("qemu-nbd", args, new NbdServerAddress(new UnixDomainSocketEndPoint(socket), exportName)));
     }
 
