@@ -9,7 +9,7 @@ internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
     private readonly IscsiTargetServer _server = new(new IscsiTargetOptions
     {
         Portals = spec.Portals,
-        Targets = [.. spec.Targets.Select(t => new IscsiTargetDefinition(t.Target.Iqn, [.. t.Luns.Select(l => new IscsiLun((ulong)l.Settings.Number, spec.Adapter, l.Address))])
+        Targets = [.. spec.Targets.Select(t => new IscsiTargetDefinition(t.Target.Iqn, [.. t.Luns.Select(l => new IscsiLun((ulong)l.Settings.Number, l.Adapter, l.Address))])
         {
             Alias = t.Target.Alias,
             AllowedInitiators = t.Target.Acl.Count == 0 ? null : t.Target.Acl,

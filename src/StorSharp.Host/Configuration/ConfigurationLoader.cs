@@ -193,7 +193,7 @@ internal sealed class ConfigurationBinder(string source)
     private LunSettings BindLun(ConfigNode node, string path)
     {
         var f = AsMapping(node, path) is { } map
-            ? Fields(map, path, "target", "number", "backend", "size", "path", "create", "blockSize", "thin", "readOnly", "removable", "productId", "serial")
+            ? Fields(map, path, "target", "number", "device", "backend", "format", "size", "path", "create", "blockSize", "thin", "readOnly", "removable", "productId", "serial")
             : [];
         var backend = LunBackend.Ram;
         if (f.TryGetValue("backend", out var b) && ScalarText(b, $"{path}.backend") is { } text)
@@ -202,7 +202,17 @@ internal sealed class ConfigurationBinder(string source)
             {
                 case "ram": backend = LunBackend.Ram; break;
                 case "file": backend = LunBackend.File; break;
-                default: Error(b, $"{path}.backend", $"'{text}' is not a backend; use ram or file"); break;
+                case "image": backend = LunBackend.Image; break;
+                default: Error(b, $"{path}.backend", $"'{text}' is not a backend; use ram, file or image"); break;
+            }
+        }
+        var device = LunDevice.Disk;
+        if (f.TryGetValue("device", out var d) && ScalarText(d, $"{path}.device") is { } kind)
+        {
+            switch (kind.ToLowerInvariant())
+            {
+                case "disk": device = LunDevice.Disk; break;
+                default: Error(d, $"{path}.device", $"'{kind}' is not a device kind; use disk"); break;
             }
         }
         var defaults = new LunSettings { Target = "" };
@@ -210,7 +220,9 @@ internal sealed class ConfigurationBinder(string source)
         {
             Target = String(f, "target", path) ?? "",
             Number = Int(f, "number", path) ?? 0,
+            Device = device,
             Backend = backend,
+            Format = String(f, "format", path) ?? defaults.Format,
             SizeBytes = Size(f, "size", path),
             Path = String(f, "path", path),
             Create = Bool(f, "create", path) ?? false,

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
+using StorSharp.Images;
 
 namespace StorSharp.Host.Configuration;
 
@@ -140,13 +141,21 @@ internal static partial class ConfigurationValidator
                 Check(lun.SizeBytes is not null, $"{path}.size", "is required for a ram backend (for example 1G)");
                 Check(lun.Path is null, $"{path}.path", "is only for backend: file");
                 Check(!lun.Create, $"{path}.create", "is only for backend: file");
+                Check(lun.Format == "auto", $"{path}.format", "is only for backend: image");
                 return;
             }
+            var kind = lun.Backend == LunBackend.Image ? "an image" : "a file";
             if (string.IsNullOrWhiteSpace(lun.Path))
             {
-                errors.Add(at.Error($"{path}.path", "is required for a file backend"));
+                errors.Add(at.Error($"{path}.path", $"is required for {kind} backend"));
                 return;
             }
+            if (lun.Backend == LunBackend.Image)
+            {
+                ValidateImage(lun, path);
+                return;
+            }
+            Check(lun.Format == "auto", $"{path}.format", "is only for backend: image (a file backend is raw)");
             var full = Path.GetFullPath(lun.Path);
             if (Directory.Exists(full))
             {
@@ -168,6 +177,17 @@ internal static partial class ConfigurationValidator
                 errors.Add(at.Error($"{path}.path", $"{lun.Path} is empty; give a size to a new file with create: true, or use a file with data"));
             else if (blockOk && length % lun.BlockSize != 0)
                 errors.Add(at.Error($"{path}.path", $"{lun.Path} is {length} bytes, not a whole number of {lun.BlockSize}-byte blocks"));
+        }
+
+        void ValidateImage(LunSettings lun, string path)
+        {
+            Check(!lun.Create, $"{path}.create", "is only for backend: file; make images with qemu-img create");
+            Check(lun.SizeBytes is null, $"{path}.size", "is only for ram and file backends; an image has its own virtual size");
+            if (!DiskImage.FormatNames.Contains(lun.Format))
+                errors.Add(at.Error($"{path}.format", $"'{lun.Format}' is not an image format; use {string.Join(", ", DiskImage.FormatNames)}"));
+            var full = Path.GetFullPath(lun.Path!);
+            if (Directory.Exists(full)) errors.Add(at.Error($"{path}.path", $"{lun.Path} is a directory; name an image file"));
+            else if (!File.Exists(full)) errors.Add(at.Error($"{path}.path", $"{lun.Path} does not exist"));
         }
 
         // NBD exports.
