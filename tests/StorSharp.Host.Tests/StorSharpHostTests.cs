@@ -101,6 +101,41 @@ public sealed class StorSharpHostTests
     }
 
     [Fact]
+    public async Task Dvd_device_serves_an_iso_through_its_own_optical_adapter()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "disc.iso");
+        var data = new byte[64 * 2048];
+        Random.Shared.NextBytes(data);
+        await File.WriteAllBytesAsync(path, data);
+        var config = ConfigurationLoader.Parse($$"""
+            eventLog: off
+            iscsi: off
+            nbd: off
+            targets:
+              - iqn: iqn.2026-11.io.storsharp:mixed
+            luns:
+              - { number: 0, size: 1M }
+              - { number: 1, device: dvd, backend: file, path: "{{path}}" }
+            """, "dvd.yaml");
+        Assert.True(config.Luns[1].ReadOnly);
+        await using var host = await StorSharpHost.StartAsync(config, HostComponents.Default);
+        Assert.Equal(2, host.Adapters.Count); // one adapter per device kind
+        var dvd = host.Luns.Single(l => l.Settings.Device == LunDevice.Dvd);
+        var srb = SrbPool.Shared.Rent();
+        srb.SetCdb([0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // READ CAPACITY(10)
+        srb.Address = dvd.Address;
+        srb.Direction = DataDirection.In;
+        srb.Data.Rent(8);
+        srb.DataTransferLength = 8;
+        await dvd.Adapter.ExecuteAsync(srb);
+        var capacity = new byte[8];
+        srb.Data.CopyTo(0, capacity);
+        srb.Release();
+        Assert.Equal(new byte[] { 0, 0, 0, 63, 0, 0, 0x08, 0 }, capacity); // last LBA 63, 2048-byte sectors
+    }
+
+    [Fact]
     public async Task Image_that_cannot_open_names_the_lun_and_the_file()
     {
         using var dir = new TempDir();

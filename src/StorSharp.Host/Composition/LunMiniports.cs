@@ -1,4 +1,5 @@
 using StorSharp.Host.Configuration;
+using StorSharp.Optical;
 using StorSharp.Port;
 using StorSharp.Scsi;
 
@@ -15,6 +16,7 @@ internal static class LunMiniports
     public static VirtualMiniportRegistration Create(LunDevice device, IReadOnlyList<ComposedLun> luns) => device switch
     {
         LunDevice.Disk => Disk(luns),
+        LunDevice.Dvd => Dvd(luns),
         _ => throw new ArgumentOutOfRangeException(nameof(device), device, "unknown device kind"),
     };
 
@@ -25,6 +27,15 @@ internal static class LunMiniports
             SerialNumber = l.Settings.EffectiveSerial,
             Removable = l.Settings.Removable,
             ReadOnly = l.Settings.ReadOnly,
+        }),
+        new ScsiDiskMiniportOptions { BusType = BusType(luns) });
+
+    /// <summary>CD/DVD drives, each loaded with its backend's image as the disc (the drive's profile follows the image's size).</summary>
+    private static VirtualMiniportRegistration Dvd(IReadOnlyList<ComposedLun> luns) => OpticalMiniport.CreateRegistration(
+        luns.Select(l => new OpticalDriveDefinition(l.Address, new OpticalDrive(new OpticalDisc(l.Device)))
+        {
+            ProductId = l.Settings.ProductId,
+            SerialNumber = l.Settings.EffectiveSerial,
         }),
         new ScsiDiskMiniportOptions { BusType = BusType(luns) });
 

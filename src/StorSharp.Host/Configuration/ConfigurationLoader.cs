@@ -213,7 +213,8 @@ internal sealed class ConfigurationBinder(string source)
             switch (kind.ToLowerInvariant())
             {
                 case "disk": device = LunDevice.Disk; break;
-                default: Error(d, $"{path}.device", $"'{kind}' is not a device kind; use disk"); break;
+                case "dvd": device = LunDevice.Dvd; break;
+                default: Error(d, $"{path}.device", $"'{kind}' is not a device kind; use disk or dvd"); break;
             }
         }
         var defaults = new LunSettings { Target = "" };
@@ -232,9 +233,9 @@ internal sealed class ConfigurationBinder(string source)
             Reconnect = f.TryGetValue("reconnect", out var r) ? BindReconnect(r, $"{path}.reconnect") : null,
             BlockSize = Int(f, "blockSize", path) ?? defaults.BlockSize,
             Thin = Bool(f, "thin", path) ?? defaults.Thin,
-            ReadOnly = Bool(f, "readOnly", path) ?? false,
-            Removable = Bool(f, "removable", path) ?? false,
-            ProductId = String(f, "productId", path) ?? defaults.ProductId,
+            ReadOnly = Bool(f, "readOnly", path) ?? device == LunDevice.Dvd,
+            Removable = Bool(f, "removable", path) ?? device == LunDevice.Dvd,
+            ProductId = String(f, "productId", path) ?? (device == LunDevice.Dvd ? "Virtual DVD-ROM" : defaults.ProductId),
             Serial = String(f, "serial", path),
         };
     }

@@ -123,6 +123,7 @@ internal static partial class ConfigurationValidator
             Check(lun.Number is >= 0 and <= MaxLunNumber, $"{path}.number", $"{lun.Number} is out of range; use 0 to {MaxLunNumber}");
             var blockOk = lun.BlockSize is 512 or 4096;
             Check(blockOk, $"{path}.blockSize", $"{lun.BlockSize} is not supported; use 512 or 4096");
+            if (lun.Device == LunDevice.Dvd) ValidateDvd(lun, path);
             ValidateBackend(lun, path, blockOk);
             Check(lun.ProductId.Length is >= 1 and <= 16 && IsPrintableAscii(lun.ProductId), $"{path}.productId", $"'{lun.ProductId}' must be 1 to 16 printable ASCII characters (INQUIRY PRODUCT IDENTIFICATION)");
             Check(lun.Serial is null || (lun.Serial.Length is >= 1 and <= 64 && IsPrintableAscii(lun.Serial) && !lun.Serial.Contains(' ')), $"{path}.serial", $"'{lun.Serial}' must be 1 to 64 printable ASCII characters without spaces (VPD page 80)");
@@ -208,6 +209,18 @@ internal static partial class ConfigurationValidator
                 Check(r.MaxDelay >= r.Delay, $"{path}.reconnect.maxDelay", $"must be at least reconnect.delay ({r.Delay.TotalMilliseconds} ms)");
                 Check(r.MaxTime > TimeSpan.Zero, $"{path}.reconnect.maxTime", "must be more than 0");
             }
+        }
+
+        // A DVD's disc is an ISO image (2048-byte sectors), read-only, removable.
+        void ValidateDvd(LunSettings lun, string path)
+        {
+            Check(lun.Backend is LunBackend.File or LunBackend.Image, $"{path}.backend", "a dvd's disc is an ISO image: use backend: file or image and its path");
+            Check(lun.ReadOnly, $"{path}.readOnly", "a dvd is read-only; leave readOnly out");
+            Check(lun.Removable, $"{path}.removable", "a dvd's disc is removable; leave removable out");
+            Check(!lun.Create, $"{path}.create", "a dvd serves an existing ISO image; make one with xorriso -as mkisofs");
+            Check(lun.BlockSize == 512, $"{path}.blockSize", "a dvd reads its image in 2048-byte sectors; leave blockSize out (512)");
+            if (lun.Path is { } file && File.Exists(file) && new FileInfo(file).Length < 2048)
+                errors.Add(at.Error($"{path}.path", $"{lun.Path} is smaller than one 2048-byte sector"));
         }
 
         void ValidateImage(LunSettings lun, string path)

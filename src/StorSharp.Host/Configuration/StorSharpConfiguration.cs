@@ -197,6 +197,8 @@ public enum LunDevice
 {
     /// <summary>A SCSI direct-access disk (SPC-4 / SBC-4), served by the SCSI disk miniport.</summary>
     Disk,
+    /// <summary>A read-only CD/DVD drive (MMC-6) whose disc is the backend's ISO image, served by the optical miniport.</summary>
+    Dvd,
 }
 
 /// <summary>A logical unit: its address, its backend and what it reports (INQUIRY, VPD).</summary>
