@@ -562,6 +562,8 @@ public class NbdClientProtocolTests
 
         await device.DisposeAsync();
 
+        // The server reads the DISC on its own time; give it a moment.
+        for (int i = 0; i < 250 && !server.Requests.Any(r => r.Command == NbdCommand.Disconnect); i++) await Task.Delay(20);
         Assert.Contains(server.Requests, r => r.Command == NbdCommand.Disconnect);
         Assert.Equal(BlockError.NotReady, (await Assert.ThrowsAsync<BlockDeviceException>(() => device.ReadAsync(0, new byte[512]).AsTask())).Error);
     }
