@@ -70,8 +70,13 @@ internal sealed class NbdClientConnection
     /// <summary><see cref="Environment.TickCount64"/> of the last reply bytes received.</summary>
     internal long LastReceive { get; private set; }
 
-    /// <summary>Requests sent or queued on this connection (under the device's lock).</summary>
-    internal int Count => _inFlight.Count;
+    /// <summary>Requests on this connection whose callers still wait (not abandoned); under the device's lock.</summary>
+    private bool HasLiveRequests()
+    {
+        foreach (var entry in _inFlight.Values)
+            if (entry.Request is not null) return true;
+        return false;
+    }
 
     /// <summary>Connects, negotiates, and starts the reader and writer.</summary>
     internal static async Task<NbdClientConnection> OpenAsync(NbdClientOptions options, CancellationToken ct)
@@ -176,14 +181,14 @@ internal sealed class NbdClientConnection
         _stream.Dispose();
     }
 
-    /// <summary>Sends NBD_CMD_DISC once every request has been answered (or <paramref name="drainTime"/> passed), then closes.</summary>
+    /// <summary>Sends NBD_CMD_DISC once every request still awaited has been answered (or <paramref name="drainTime"/> passed), then closes.</summary>
     internal async Task CloseAsync(TimeSpan drainTime)
     {
         long until = Environment.TickCount64 + (long)drainTime.TotalMilliseconds;
         while (Environment.TickCount64 < until)
         {
             lock (_gate)
-                if (Dead || _inFlight.Count == 0) break;
+                if (Dead || !HasLiveRequests()) break;
             await Task.Delay(10);
         }
         _sendQueue.Writer.TryComplete();
