@@ -26,7 +26,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 say() { printf '== %s\n' "$*"; }
 
 # ---- 1. packages --------------------------------------------------------------------------
-PACKAGES=(libiscsi-bin qemu-utils qemu-block-extra libnbd-bin fio nbdkit tgt fuse3 jq iproute2 time xorriso)
+PACKAGES=(libiscsi-bin qemu-utils qemu-block-extra libnbd-bin fio nbdkit tgt fuse3 jq iproute2 time xorriso chromium)
 install_packages() {
     local missing=()
     for p in "${PACKAGES[@]}"; do

@@ -24,6 +24,7 @@ internal sealed class NullMiniport : IVirtualMiniport
     public bool StartIo(Srb srb)
     {
         if (srb.OperationCode == 0x12 && srb.Data.Count > 0) srb.Data[0].Span.Clear(); // INQUIRY: peripheral qualifier 0, a disk
+        if (srb.OperationCode == 0xA0 && srb.Data.Count > 0) { srb.Data[0].Span.Clear(); srb.Data[0].Span[3] = 8; } // REPORT LUNS: LUN 0 (without it the port found no LU)
         srb.Status = SrbStatus.Success;
         _port.CompleteRequest(srb);
         return true;

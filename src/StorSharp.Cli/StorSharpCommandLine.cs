@@ -45,6 +45,7 @@ public static class StorSharpCommandLine
         root.Add(VersionCommand());
         root.Add(ServeCommand(components, handleSignals, cancellationToken));
         root.Add(EventsCommand());
+        root.Add(TraceCommand.Create());
         return root;
     }
 
@@ -87,9 +88,11 @@ public static class StorSharpCommandLine
         var readOnly = new Option<bool>("--read-only") { Description = "Serve the default disk write-protected." };
         var eventLog = new Option<string>("--event-log") { Description = "Append events (JSON lines) to this file, or off. Default: ~/.local/state/storsharp/events.jsonl.", HelpName = "FILE|off" };
         var nbdStdio = new Option<bool>("--nbd-stdio") { Description = "Serve one NBD connection on standard input/output and exit, with no listeners (for clients that run the server as a command on a pipe, like libnbd's connect_command)." };
+        var trace = new Option<string>("--trace") { Description = "Record a trace of every request and port event into FILE (read it with 'storsharp trace report FILE').", HelpName = "FILE" };
+        var traceMaxSize = new Option<string>("--trace-max-size") { Description = "The most bytes the trace may hold; later requests are dropped and counted. Default: 512M.", HelpName = "SIZE" };
         var command = new Command("serve", "Serve virtual disks over iSCSI and NBD until SIGINT or SIGTERM.")
         {
-            config, iscsi, nbd, size, blockSize, file, readOnly, eventLog, nbdStdio,
+            config, iscsi, nbd, size, blockSize, file, readOnly, eventLog, nbdStdio, trace, traceMaxSize,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -104,6 +107,8 @@ public static class StorSharpCommandLine
                 ReadOnly = parse.GetValue(readOnly),
                 EventLog = parse.GetValue(eventLog),
                 NbdStdio = parse.GetValue(nbdStdio),
+                Trace = parse.GetValue(trace),
+                TraceMaxSize = parse.GetValue(traceMaxSize),
             };
             var io = parse.InvocationConfiguration;
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, cancellationToken);

@@ -36,6 +36,12 @@ public sealed record ServeOptions
     /// <summary><c>--nbd-stdio</c>: serve one NBD connection on standard input and output, then exit.</summary>
     public bool NbdStdio { get; init; }
 
+    /// <summary><c>--trace FILE</c>: record a binary trace of every request and port event into FILE (see <c>storsharp trace report</c>).</summary>
+    public string? Trace { get; init; }
+
+    /// <summary><c>--trace-max-size SIZE</c>: the most bytes the trace file may hold (default 512M); past it requests are dropped and counted.</summary>
+    public string? TraceMaxSize { get; init; }
+
     /// <summary>
     /// Set when the process was started by systemd socket activation (or <c>nbdinfo -- [ storsharp serve ]</c>,
     /// which activates the same way): NBD serves the passed socket, and iSCSI is off unless

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Runtime.InteropServices;
 using System.Text;
+using StorSharp.Diagnostics.Tracing;
 using StorSharp.Host.Configuration;
 
 namespace StorSharp.Host;
@@ -41,9 +42,11 @@ public static class ServeRunner
             output = TextWriter.Null; // standard output belongs to the activator (nbdinfo prints its JSON there)
         }
         StorSharpConfiguration config;
+        TraceRecorderOptions? traceOptions;
         try
         {
             config = options.Resolve();
+            traceOptions = ServeTracing.ResolveOptions(options);
         }
         catch (ConfigurationException e)
         {
@@ -92,6 +95,7 @@ public static class ServeRunner
             }
 
             var exitCode = ExitOk;
+            await using var trace = ServeTracing.Start(host, options.Trace, traceOptions, error);
             try
             {
                 if (options.NbdStdio)

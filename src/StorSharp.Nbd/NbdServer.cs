@@ -128,7 +128,7 @@ public sealed class NbdServer : IAsyncDisposable
         var core = await EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
         var reader = PipeReader.Create(input, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
         var writer = PipeWriter.Create(output, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
-        await RunConnectionAsync(new NbdConnection(core, reader, writer, output, null, "stream"), cancellationToken).ConfigureAwait(false);
+        await RunConnectionAsync(new NbdConnection(core, reader, writer, input, new StreamReplySink(output), null, "stream"), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Serves one connected socket to its end; the server closes it.</summary>
@@ -225,7 +225,8 @@ public sealed class NbdServer : IAsyncDisposable
         var stream = new NetworkStream(socket, ownsSocket: true);
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
         var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
-        return new NbdConnection(core, reader, writer, stream, stream, string.IsNullOrEmpty(peer) ? "unix" : peer);
+        // Replies leave through the socket itself (gather writes); the pipes serve negotiation and requests.
+        return new NbdConnection(core, reader, writer, stream, new SocketReplySink(socket), stream, string.IsNullOrEmpty(peer) ? "unix" : peer);
     }
 
     private async Task RunConnectionAsync(NbdConnection connection, CancellationToken cancellationToken)

@@ -78,6 +78,7 @@ internal sealed partial class IscsiConnection
 
         // LUN (SAM-5 §4.7).
         if (LunAddressing.TryDecode(cmd.Lun, out ulong lunNumber) && session.Target!.Luns.TryGetValue(lunNumber, out var lun)) task.Lun = lun;
+        task.Lun?.Lun.Adapter.MarkReceived(srb); // trace: the command PDU arrived
 
         // Direction, lengths and the buffer (the payload lands straight in the SRB's buffer).
         uint edtl = cmd.ExpectedDataTransferLength;
@@ -429,7 +430,11 @@ internal sealed partial class IscsiConnection
             aborted = task.Aborted;
             task.Phase = TaskPhase.Done;
         }
-        if (!aborted && !_closed) SendCommandResult(task);
+        if (!aborted && !_closed)
+        {
+            SendCommandResult(task);
+            task.Lun?.Lun.Adapter.MarkReplySent(task.Srb); // trace: the response is queued on the connection
+        }
         else if (task.HoldsCredit) lock (_sendLock) ReturnCreditLocked();
         task.HoldsCredit = false;
         FinishTask(task);

@@ -10,40 +10,42 @@ using StorSharp.Scsi;
 namespace StorSharp.Nbd.Server;
 
 /// <summary>
-/// One NBD connection: negotiation, then the transmission phase. One receive loop parses requests
-/// and submits each as an SRB (or, for the rare split, unaligned or non-data commands, as a
-/// <see cref="LunBlockDevice"/> call, which also ends in SRBs); completions come back on any
-/// thread through <see cref="OnSrbCompleted"/>, and one writer loop sends the replies in the order
-/// they complete, coalescing them into as few sends as it can.
+/// One NBD connection: negotiation, then the transmission phase. One receive loop parses every
+/// complete request in what it received and submits each as an SRB (or, for the rare split,
+/// unaligned or non-data commands, as a <see cref="LunBlockDevice"/> call, which also ends in
+/// SRBs). Completions come back through <see cref="OnSrbCompleted"/> on any thread (inline from
+/// the submit when the miniport completes at once) and queue their reply. One sender at a time
+/// drains the queue into a <see cref="ReplyBatch"/> and sends it with one gather write: the receive
+/// loop starts it itself after dispatching a batch of requests, and a completion on another
+/// thread starts it only when no sender is running. No thread waits for I/O and the usual path
+/// has no thread hop between receiving requests and sending their replies (docs/nbd.md, "Send path").
 /// </summary>
 internal sealed class NbdConnection : ISrbCompletionHandler
 {
-    private const int FlushThreshold = 256 * 1024;
-
-    /// <summary>READ payloads from this size on are sent straight from their buffer, header included, without a copy into the pipe.</summary>
-    private const int DirectSendThreshold = 64 * 1024;
-
-    /// <summary>Room in front of a direct READ buffer for the reply header, so header and data leave in one send.</summary>
-    private const int HeaderRoom = 32;
+    /// <summary>A READ reply this large is sent at once, even while the receive loop is still dispatching, so sending overlaps reading.</summary>
+    private const int EarlySendBytes = 256 * 1024;
 
     private readonly NbdServerCore _core;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
+    private readonly Stream? _rawInput;
+    private readonly NbdReplySink _sink;
     private readonly IAsyncDisposable? _transport;
-    private readonly Stream? _directOutput;
     private readonly string _peer;
     private readonly int _maxInFlight;
     private readonly long _maxInFlightBytes;
 
     private readonly ConcurrentQueue<NbdRequestState> _replies = new();
-    private readonly AsyncSignal _replyReady = new();
+    private readonly ReplyBatch _batch = new();
     private readonly AsyncSignal _slotFreed = new();
     private readonly Stack<NbdRequestState> _statePool = new();
     private readonly Lock _statePoolLock = new();
     private int _inFlight;
     private long _inFlightBytes;
-    private volatile bool _writerStopping;
-    private bool _outputBroken;
+    private volatile bool _closing;
+    private volatile bool _outputBroken;
+    private int _senderActive;          // 1 while a sender owns _batch and the socket's send side
+    private volatile int _dispatchThread; // the receive loop's thread while it dispatches a batch of requests, else 0
     private bool _wrote;
 
     // Set once negotiation chose an export.
@@ -61,16 +63,18 @@ internal sealed class NbdConnection : ISrbCompletionHandler
 
     /// <param name="core">What the server's connections share.</param>
     /// <param name="input">Requests.</param>
-    /// <param name="output">Replies.</param>
-    /// <param name="directOutput">The stream under <paramref name="output"/>: large READ replies are written to it directly (after the pipe is flushed).</param>
+    /// <param name="output">Negotiation replies.</param>
+    /// <param name="rawInput">The stream under <paramref name="input"/>: the rest of a WRITE payload is read from it straight into the request's buffer once the pipe holds nothing more; null to always read through the pipe.</param>
+    /// <param name="sink">Transmission-phase replies.</param>
     /// <param name="transport">Disposed when the connection ends.</param>
     /// <param name="peer">The client, for logs.</param>
-    public NbdConnection(NbdServerCore core, PipeReader input, PipeWriter output, Stream? directOutput, IAsyncDisposable? transport, string peer)
+    public NbdConnection(NbdServerCore core, PipeReader input, PipeWriter output, Stream? rawInput, NbdReplySink sink, IAsyncDisposable? transport, string peer)
     {
-        _directOutput = directOutput;
         _core = core;
         _input = input;
         _output = output;
+        _rawInput = rawInput;
+        _sink = sink;
         _transport = transport;
         _peer = peer;
         _maxInFlight = core.Options.MaxInFlightPerConnection;
@@ -86,7 +90,6 @@ internal sealed class NbdConnection : ISrbCompletionHandler
     /// <summary>Runs the connection to its end; never throws.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        Task? writer = null;
         bool disconnectRequested = false;
         try
         {
@@ -103,7 +106,6 @@ internal sealed class NbdConnection : ISrbCompletionHandler
             if (session is null) return;
             Start(session);
             _core.Log($"{_peer}: serving export '{_export.Name}' ({_size} bytes{(_export.ReadOnly ? ", read-only" : "")}{(_session.StructuredReplies ? ", structured replies" : "")}).");
-            writer = Task.Run(WriterLoopAsync, CancellationToken.None);
             disconnectRequested = await ReceiveLoopAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (NbdProtocolException ex)
@@ -120,7 +122,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         }
         finally
         {
-            await FinishAsync(writer, disconnectRequested).ConfigureAwait(false);
+            await FinishAsync(disconnectRequested).ConfigureAwait(false);
         }
     }
 
@@ -139,7 +141,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         _retryCount = _device.RetryCount;
     }
 
-    private async Task FinishAsync(Task? writer, bool disconnectRequested)
+    private async Task FinishAsync(bool disconnectRequested)
     {
         try
         {
@@ -151,9 +153,9 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                 try { await _device.FlushAsync().ConfigureAwait(false); }
                 catch (Exception ex) { _core.Log($"{_peer}: the flush after NBD_CMD_DISC failed: {ex.Message}"); }
             }
-            _writerStopping = true;
-            _replyReady.Set();
-            if (writer is not null) await writer.ConfigureAwait(false);
+            _closing = true;
+            // The sender released the last request just before it let go of the batch.
+            while (Volatile.Read(ref _senderActive) != 0) await Task.Delay(1).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -168,6 +170,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                 try { await _transport.DisposeAsync().ConfigureAwait(false); } catch { /* already closed */ }
             }
             lock (_statePoolLock) _statePool.Clear();
+            if (Volatile.Read(ref _senderActive) == 0) _batch.ReturnBuffer();
         }
     }
 
@@ -176,80 +179,104 @@ internal sealed class NbdConnection : ISrbCompletionHandler
     /// <summary>Parses and dispatches requests until NBD_CMD_DISC (true) or the end of the stream (false).</summary>
     private async Task<bool> ReceiveLoopAsync(CancellationToken cancellationToken)
     {
-        while (true)
+        try
         {
-            var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
-            var buffer = result.Buffer;
-            bool advanced = false;
-            while (buffer.Length >= NbdTransmissionCodec.RequestLength)
+            while (true)
             {
-                if (OverBudget())
+                EndBatch();
+                var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                BeginBatch();
+                var buffer = result.Buffer;
+                bool advanced = false;
+                while (buffer.Length >= NbdTransmissionCodec.RequestLength)
                 {
-                    // Back-pressure: stop reading until replies free a slot; TCP does the rest.
-                    _input.AdvanceTo(buffer.Start);
-                    advanced = true;
-                    while (OverBudget()) await _slotFreed.WaitAsync().ConfigureAwait(false);
-                    break;
-                }
-                if (NbdTransmissionCodec.TryReadRequest(buffer, out var request) == NbdRequestReadStatus.BadMagic)
-                    throw new NbdProtocolException("a request had a bad magic number; the stream is out of sync");
-                buffer = buffer.Slice(NbdTransmissionCodec.RequestLength);
-
-                if (request.Command == NbdCommand.Write)
-                {
-                    // proto.md: a server MAY close the connection when a WRITE's payload is larger
-                    // than it can take: skipping it would mean reading it all. We never buffer it.
-                    if (request.Length > _maxPayload)
-                        throw new NbdProtocolException($"a WRITE of {request.Length} bytes exceeds the maximum payload of {_maxPayload}");
-                    var state = BeginWrite(request, out var destination);
-                    long take = Math.Min(buffer.Length, request.Length);
-                    if (!destination.IsEmpty) buffer.Slice(0, take).CopyTo(destination.Span);
-                    buffer = buffer.Slice(take);
-                    if (take < request.Length)
+                    if (OverBudget())
                     {
+                        // Back-pressure: stop reading until replies free a slot; TCP does the rest.
+                        // The replies queued so far must leave first: sending them frees the slots.
                         _input.AdvanceTo(buffer.Start);
                         advanced = true;
-                        bool complete;
-                        try
-                        {
-                            complete = await ReadPayloadAsync(destination, (int)take, (int)request.Length, cancellationToken).ConfigureAwait(false);
-                        }
-                        catch
-                        {
-                            state.NoReply = true; // the connection failed mid-payload: release the request unanswered
-                            Enqueue(state);
-                            throw;
-                        }
-                        if (!complete)
-                        {
-                            state.NoReply = true; // the client went away mid-payload
-                            Enqueue(state);
-                            return false;
-                        }
-                        EndWrite(state);
+                        EndBatch();
+                        while (OverBudget()) await _slotFreed.WaitAsync().ConfigureAwait(false);
                         break;
                     }
-                    EndWrite(state);
-                    continue;
+                    if (NbdTransmissionCodec.TryReadRequest(buffer, out var request) == NbdRequestReadStatus.BadMagic)
+                        throw new NbdProtocolException("a request had a bad magic number; the stream is out of sync");
+                    buffer = buffer.Slice(NbdTransmissionCodec.RequestLength);
+
+                    if (request.Command == NbdCommand.Write)
+                    {
+                        // proto.md: a server MAY close the connection when a WRITE's payload is larger
+                        // than it can take: skipping it would mean reading it all. We never buffer it.
+                        if (request.Length > _maxPayload)
+                            throw new NbdProtocolException($"a WRITE of {request.Length} bytes exceeds the maximum payload of {_maxPayload}");
+                        var state = BeginWrite(request, out var destination);
+                        long take = Math.Min(buffer.Length, request.Length);
+                        if (!destination.IsEmpty) buffer.Slice(0, take).CopyTo(destination.Span);
+                        buffer = buffer.Slice(take);
+                        if (take < request.Length)
+                        {
+                            // The payload took everything received so far; the rest is still coming.
+                            _input.AdvanceTo(buffer.Start);
+                            advanced = true;
+                            EndBatch();
+                            bool complete;
+                            try
+                            {
+                                complete = await ReadPayloadAsync(destination, (int)take, (int)request.Length, cancellationToken).ConfigureAwait(false);
+                            }
+                            catch
+                            {
+                                state.NoReply = true; // the connection failed mid-payload: release the request unanswered
+                                Enqueue(state);
+                                throw;
+                            }
+                            if (!complete)
+                            {
+                                state.NoReply = true; // the client went away mid-payload
+                                Enqueue(state);
+                                return false;
+                            }
+                            BeginBatch();
+                            EndWrite(state);
+                            break;
+                        }
+                        EndWrite(state);
+                        continue;
+                    }
+                    if (request.Command == NbdCommand.Disconnect)
+                    {
+                        _input.AdvanceTo(buffer.Start);
+                        return true;
+                    }
+                    Dispatch(request);
                 }
-                if (request.Command == NbdCommand.Disconnect)
+                if (!advanced)
                 {
-                    _input.AdvanceTo(buffer.Start);
-                    return true;
-                }
-                Dispatch(request);
-            }
-            if (!advanced)
-            {
-                if (result.IsCompleted || result.IsCanceled)
-                {
+                    if (result.IsCompleted || result.IsCanceled)
+                    {
+                        _input.AdvanceTo(buffer.Start, buffer.End);
+                        if (buffer.Length > 0) _core.Log($"{_peer}: the client closed the connection in the middle of a request.");
+                        return false;
+                    }
                     _input.AdvanceTo(buffer.Start, buffer.End);
-                    if (buffer.Length > 0) _core.Log($"{_peer}: the client closed the connection in the middle of a request.");
-                    return false;
                 }
-                _input.AdvanceTo(buffer.Start, buffer.End);
             }
         }
+        finally
+        {
+            EndBatch();
+        }
+    }
+
+    /// <summary>From here until <see cref="EndBatch"/>, replies completed on this thread only queue up: the batch is sent once.</summary>
+    private void BeginBatch() => _dispatchThread = Environment.CurrentManagedThreadId;
+
+    /// <summary>Ends a dispatch batch (before the receive loop awaits anything) and sends what it queued.</summary>
+    private void EndBatch()
+    {
+        _dispatchThread = 0;
+        if (!_replies.IsEmpty) KickSender();
     }
 
     private bool OverBudget()
@@ -258,9 +285,18 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         return n >= _maxInFlight || (n > 0 && Volatile.Read(ref _inFlightBytes) >= _maxInFlightBytes);
     }
 
-    /// <summary>Reads the rest of a WRITE payload straight into its buffer (or discards it).</summary>
+    /// <summary>
+    /// Reads the rest of a WRITE payload into its buffer (or discards it). The pipe is empty here
+    /// (the payload took all it held), so with a raw stream the bytes go straight from the socket
+    /// into the request's buffer: no copy through the pipe and as few receives as the kernel allows.
+    /// </summary>
     private async ValueTask<bool> ReadPayloadAsync(Memory<byte> destination, int have, int length, CancellationToken cancellationToken)
     {
+        if (_rawInput is not null && !destination.IsEmpty)
+        {
+            int n = await _rawInput.ReadAtLeastAsync(destination[have..length], length - have, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            return have + n == length;
+        }
         while (have < length)
         {
             var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -340,16 +376,8 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                 {
                     var srb = SrbPool.Shared.Rent();
                     ScsiCdb.Read16(srb, (long)(request.Offset / (uint)_blockSize), (uint)(length / _blockSize));
-                    if (length >= DirectSendThreshold && _directOutput is not null)
-                    {
-                        // A large read lands behind room for its reply header, so the reply leaves
-                        // as one send straight from this (pooled) buffer instead of being copied.
-                        state.Buffer = ArrayPool<byte>.Shared.Rent(HeaderRoom + length);
-                        state.Data = state.Buffer.AsMemory(HeaderRoom, length);
-                        state.Direct = true;
-                        srb.Data.Add(state.Data);
-                    }
-                    else state.Data = srb.Data.Rent(length);
+                    // The miniport fills this pooled buffer; a large reply is sent straight from it.
+                    state.Data = srb.Data.Rent(length);
                     state.Srb = srb;
                     Submit(state, srb);
                 }
@@ -434,7 +462,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         {
             if (state.Request.Command == NbdCommand.Read && srb.DataTransferLength < state.Request.Length) state.Error = Errno.EIO;
         }
-        else if (outcome == ScsiOutcome.Retry && state.Retries < _retryCount && !_writerStopping)
+        else if (outcome == ScsiOutcome.Retry && state.Retries < _retryCount && !_closing)
         {
             Retry(state, srb);
             return;
@@ -487,12 +515,11 @@ internal sealed class NbdConnection : ISrbCompletionHandler
     private async Task SlowReadAsync(NbdRequestState state)
     {
         int length = (int)state.Request.Length;
-        state.Buffer = ArrayPool<byte>.Shared.Rent(HeaderRoom + length);
+        state.Buffer = ArrayPool<byte>.Shared.Rent(length);
         try
         {
-            await _device.ReadAtAsync((long)state.Request.Offset, state.Buffer.AsMemory(HeaderRoom, length)).ConfigureAwait(false);
-            state.Data = state.Buffer.AsMemory(HeaderRoom, length);
-            state.Direct = length >= DirectSendThreshold && _directOutput is not null;
+            await _device.ReadAtAsync((long)state.Request.Offset, state.Buffer.AsMemory(0, length)).ConfigureAwait(false);
+            state.Data = state.Buffer.AsMemory(0, length);
         }
         catch (Exception ex) { state.Error = ToErrno(ex, isWrite: false); }
         Enqueue(state);
@@ -626,73 +653,60 @@ internal sealed class NbdConnection : ISrbCompletionHandler
 
     // ------------------------------------------------------------------ replies
 
+    /// <summary>Queues a finished request's reply (any thread) and makes sure a sender will send it.</summary>
     private void Enqueue(NbdRequestState state)
     {
         _replies.Enqueue(state);
-        _replyReady.Set();
+        // On the receive loop's thread while it dispatches, the batch is sent when it ends; a large
+        // READ is sent at once, so the socket works while the loop goes on.
+        if (_dispatchThread == Environment.CurrentManagedThreadId && state.Data.Length < EarlySendBytes) return;
+        KickSender();
     }
 
-    private async Task WriterLoopAsync()
+    /// <summary>Starts a sender on this thread unless one is running (that one will see the new replies).</summary>
+    private void KickSender()
     {
+        if (Interlocked.CompareExchange(ref _senderActive, 1, 0) == 0) _ = SendLoopAsync();
+    }
+
+    /// <summary>
+    /// The only sender while it runs: drains the reply queue into batches and sends each with one
+    /// write, then releases the batch's requests. Runs on the thread that started it until a send
+    /// cannot complete at once; never throws.
+    /// </summary>
+    private async Task SendLoopAsync()
+    {
+        var batch = _batch;
         while (true)
         {
-            await _replyReady.WaitAsync().ConfigureAwait(false);
-            long unflushed = 0;
-            while (_replies.TryDequeue(out var state))
+            try
             {
-                if (!_outputBroken && !state.NoReply)
-                {
-                    if (state.Direct && state.Error == Errno.None)
-                    {
-                        if (unflushed > 0) { await FlushAsync().ConfigureAwait(false); unflushed = 0; }
-                        await SendDirectAsync(state).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        try { unflushed += WriteReply(state); }
-                        catch (Exception ex) { BreakOutput(ex); }
-                    }
-                }
-                ReturnState(state);
-                if (unflushed >= FlushThreshold) { await FlushAsync().ConfigureAwait(false); unflushed = 0; }
+                while (_replies.TryPeek(out var next) && TryAddReply(batch, next)) _replies.TryDequeue(out _);
             }
-            if (unflushed > 0) await FlushAsync().ConfigureAwait(false);
-            if (_writerStopping && _replies.IsEmpty) return;
+            catch (Exception ex)
+            {
+                BreakOutput(ex); // a bug in encoding: the stream cannot be trusted any more
+                batch.Clear();
+                continue;
+            }
+            if (batch.Requests.Count == 0)
+            {
+                Volatile.Write(ref _senderActive, 0);
+                // A reply queued after the last look but before the flag dropped found the sender
+                // still running: look again, and take the sender role back if it is free.
+                if (_replies.IsEmpty || Interlocked.CompareExchange(ref _senderActive, 1, 0) != 0) return;
+                continue;
+            }
+            batch.CloseRun();
+            if (!_outputBroken && batch.Segments.Count > 0)
+            {
+                try { await _sink.SendAsync(batch.Segments).ConfigureAwait(false); }
+                catch (Exception ex) { BreakOutput(ex); }
+            }
+            var requests = batch.Requests;
+            for (int i = 0; i < requests.Count; i++) ReturnState(requests[i]);
+            batch.Clear();
         }
-    }
-
-    /// <summary>Writes a large READ reply's header into the room before its data and sends both at once.</summary>
-    private async ValueTask SendDirectAsync(NbdRequestState state)
-    {
-        var r = state.Request;
-        var buffer = state.Buffer!;
-        int header;
-        if (_session.StructuredReplies)
-        {
-            header = NbdTransmissionCodec.OffsetDataHeaderLength;
-            NbdTransmissionCodec.TryWriteOffsetDataHeader(buffer.AsSpan(HeaderRoom - header), NbdReplyFlags.Done, r.Cookie, r.Offset, r.Length, out _);
-        }
-        else
-        {
-            header = NbdTransmissionCodec.SimpleReplyLength;
-            NbdTransmissionCodec.TryWriteSimpleReply(buffer.AsSpan(HeaderRoom - header), 0, r.Cookie, out _);
-        }
-        try
-        {
-            await _directOutput!.WriteAsync(buffer.AsMemory(HeaderRoom - header, header + (int)r.Length)).ConfigureAwait(false);
-        }
-        catch (Exception ex) { BreakOutput(ex); }
-    }
-
-    private async ValueTask FlushAsync()
-    {
-        if (_outputBroken) return;
-        try
-        {
-            var result = await _output.FlushAsync().ConfigureAwait(false);
-            if (result.IsCompleted || result.IsCanceled) _outputBroken = true;
-        }
-        catch (Exception ex) { BreakOutput(ex); }
     }
 
     private void BreakOutput(Exception ex)
@@ -703,64 +717,71 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         _input.CancelPendingRead(); // stop reading requests we cannot answer
     }
 
-    /// <summary>Writes one reply into the pipe; returns the bytes written.</summary>
-    private long WriteReply(NbdRequestState state)
+    /// <summary>Adds one request's reply to the batch; false (nothing added) when the batch is full.</summary>
+    private bool TryAddReply(ReplyBatch batch, NbdRequestState state)
     {
+        if (state.NoReply || _outputBroken)
+        {
+            batch.Requests.Add(state); // released with the batch, nothing sent
+            return true;
+        }
         var r = state.Request;
         bool structured = _session.StructuredReplies;
-        if (r.Command == NbdCommand.Read || (r.Command == NbdCommand.BlockStatus && structured))
+        bool chunked = structured && r.Command is NbdCommand.Read or NbdCommand.BlockStatus;
+        if (state.Error != Errno.None)
         {
-            if (state.Error != Errno.None)
+            if (chunked)
             {
-                if (!structured) return WriteSimple(state.Error, r.Cookie);
                 // proto.md: once structured replies are negotiated, a READ error is an ERROR chunk.
-                var span = _output.GetSpan(NbdTransmissionCodec.ErrorChunkLength);
-                NbdTransmissionCodec.TryWriteErrorChunk(span, NbdReplyFlags.Done, r.Cookie, (uint)state.Error, default, out int w);
-                _output.Advance(w);
-                return w;
+                if (!batch.Fits(NbdTransmissionCodec.ErrorChunkLength, 0)) return false;
+                NbdTransmissionCodec.TryWriteErrorChunk(batch.GetSpan(NbdTransmissionCodec.ErrorChunkLength), NbdReplyFlags.Done, r.Cookie, (uint)state.Error, default, out int w);
+                batch.Advance(w);
             }
-            if (r.Command == NbdCommand.BlockStatus) return WriteBlockStatus(state);
-            var data = state.Data.Span;
-            int header;
-            if (structured)
-            {
-                var span = _output.GetSpan(NbdTransmissionCodec.OffsetDataHeaderLength);
-                NbdTransmissionCodec.TryWriteOffsetDataHeader(span, NbdReplyFlags.Done, r.Cookie, r.Offset, (uint)data.Length, out header);
-            }
+            else if (!TryAddSimple(batch, state.Error, r.Cookie)) return false;
+        }
+        else if (r.Command == NbdCommand.Read)
+        {
+            int length = state.Data.Length;
+            int header = structured ? NbdTransmissionCodec.OffsetDataHeaderLength : NbdTransmissionCodec.SimpleReplyLength;
+            bool inPlace = length >= ReplyBatch.CopyLimit;
+            if (!batch.Fits(header + (inPlace ? 0 : length), inPlace ? length : 0)) return false;
+            var span = batch.GetSpan(header);
+            if (structured) NbdTransmissionCodec.TryWriteOffsetDataHeader(span, NbdReplyFlags.Done, r.Cookie, r.Offset, (uint)length, out _);
+            else NbdTransmissionCodec.TryWriteSimpleReply(span, 0, r.Cookie, out _);
+            batch.Advance(header);
+            if (inPlace) batch.AddInPlace(state.Data);
             else
             {
-                var span = _output.GetSpan(NbdTransmissionCodec.SimpleReplyLength);
-                NbdTransmissionCodec.TryWriteSimpleReply(span, 0, r.Cookie, out header);
+                state.Data.Span.CopyTo(batch.GetSpan(length));
+                batch.Advance(length);
             }
-            _output.Advance(header);
-            _output.Write(data);
-            return header + data.Length;
         }
-        return WriteSimple(state.Error, r.Cookie);
-    }
-
-    private int WriteSimple(Errno error, ulong cookie)
-    {
-        var span = _output.GetSpan(NbdTransmissionCodec.SimpleReplyLength);
-        NbdTransmissionCodec.TryWriteSimpleReply(span, (uint)error, cookie, out int w);
-        _output.Advance(w);
-        return w;
-    }
-
-    private int WriteBlockStatus(NbdRequestState state)
-    {
-        int count = state.DescriptorCount;
-        int length = NbdTransmissionCodec.BlockStatusHeaderLength + NbdTransmissionCodec.BlockDescriptorLength * count;
-        var span = _output.GetSpan(length);
-        NbdTransmissionCodec.TryWriteBlockStatusHeader(span, NbdReplyFlags.Done, state.Request.Cookie, NbdNegotiation.BaseAllocationContextId, count, out int w);
-        var d = state.Descriptors!;
-        for (int i = 0; i < count; i++)
+        else if (chunked) // BLOCK_STATUS
         {
-            NbdTransmissionCodec.TryWriteBlockDescriptor(span[w..], d[2 * i], (NbdAllocationState)d[2 * i + 1], out int dw);
-            w += dw;
+            int count = state.DescriptorCount;
+            int length = NbdTransmissionCodec.BlockStatusHeaderLength + NbdTransmissionCodec.BlockDescriptorLength * count;
+            if (!batch.Fits(length, 0)) return false;
+            var span = batch.GetSpan(length);
+            NbdTransmissionCodec.TryWriteBlockStatusHeader(span, NbdReplyFlags.Done, r.Cookie, NbdNegotiation.BaseAllocationContextId, count, out int w);
+            var d = state.Descriptors!;
+            for (int i = 0; i < count; i++)
+            {
+                NbdTransmissionCodec.TryWriteBlockDescriptor(span[w..], d[2 * i], (NbdAllocationState)d[2 * i + 1], out int dw);
+                w += dw;
+            }
+            batch.Advance(w);
         }
-        _output.Advance(w);
-        return w;
+        else if (!TryAddSimple(batch, Errno.None, r.Cookie)) return false;
+        batch.Requests.Add(state);
+        return true;
+    }
+
+    private static bool TryAddSimple(ReplyBatch batch, Errno error, ulong cookie)
+    {
+        if (!batch.Fits(NbdTransmissionCodec.SimpleReplyLength, 0)) return false;
+        NbdTransmissionCodec.TryWriteSimpleReply(batch.GetSpan(NbdTransmissionCodec.SimpleReplyLength), (uint)error, cookie, out int w);
+        batch.Advance(w);
+        return true;
     }
 
     // ------------------------------------------------------------------ state pool

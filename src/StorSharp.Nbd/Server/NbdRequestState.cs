@@ -7,7 +7,7 @@ namespace StorSharp.Nbd.Server;
 /// <summary>
 /// One request from header to reply. Pooled per connection, so the READ/WRITE path allocates
 /// nothing once warm: the receive loop fills it, the SRB carries it as
-/// <see cref="Srb.OriginalRequest"/>, the writer sends its reply and hands it back.
+/// <see cref="Srb.OriginalRequest"/>, the sender sends its reply and hands it back.
 /// </summary>
 internal sealed class NbdRequestState
 {
@@ -26,8 +26,6 @@ internal sealed class NbdRequestState
     public int DescriptorCount;
     /// <summary>Payload bytes counted against the connection's in-flight budget.</summary>
     public long Bytes;
-    /// <summary>A READ whose <see cref="Buffer"/> has room for the reply header before <see cref="Data"/>: sent without a copy.</summary>
-    public bool Direct;
     /// <summary>The connection went away before the request could be answered; release it without a reply.</summary>
     public bool NoReply;
 
@@ -45,6 +43,5 @@ internal sealed class NbdRequestState
         DescriptorCount = 0;
         Bytes = 0;
         NoReply = false;
-        Direct = false;
     }
 }

@@ -38,6 +38,7 @@ public sealed class Adapter
 
     // Adapter-wide holds, guarded by _lock (read lock-free through _held).
     private bool _paused;
+    private long _pausedSince;
     private long _pausedUntil;
     private int _busyRemaining;
     private bool _linkDown;
@@ -259,6 +260,10 @@ public sealed class Adapter
         srb.CompletedByPort = false;
         srb.ResetByPort = false;
         srb.SubmitTimestamp = Time.GetTimestamp();
+        srb.BackendDoneTimestamp = 0;
+        srb.RequeuedTimestamp = 0;
+        if (PortEventSource.Log.IsIoEnabled())
+            PortEventSource.Log.Queued(PortEventSource.PackAddress(Number, srb.Address), (long)srb.RequestId, srb.OperationCode);
         Interlocked.Increment(ref _active);
         if (state != AdapterState.Running) { CompleteBeforeQueue(srb, SrbStatus.NoHba); return; }
 
@@ -375,6 +380,8 @@ public sealed class Adapter
 
     private void StartIo(Srb srb)
     {
+        if (PortEventSource.Log.IsIoEnabled())
+            PortEventSource.Log.Started(PortEventSource.PackAddress(Number, srb.Address), (long)srb.RequestId, TicksToMicroseconds(srb.StartTimestamp - srb.SubmitTimestamp));
         Interlocked.Increment(ref srb.RefCount);
         Volatile.Write(ref srb.MiniportOwned, 1);
         bool accepted;
@@ -430,8 +437,14 @@ public sealed class Adapter
             srb.Status = SrbStatus.InternalError;
         }
         if (srb.ScsiStatus != ScsiStatus.Good && srb.Status == SrbStatus.Success) srb.Status = SrbStatus.Error;
+        bool queueFull = srb.ScsiStatus == ScsiStatus.TaskSetFull;
         if (lu.RemoveCompleted(srb, now))
         {
+            srb.RequeuedTimestamp = now;
+            lu.Performance.OnBusy();
+            if (PortEventSource.Log.IsEnabled())
+                PortEventSource.Log.Busy(PortEventSource.PackAddress(Number, srb.Address), (long)srb.RequestId, queueFull ? 1 : 0, srb.BusyRetries);
+            Port.TraceSink?.OnBusy(this, srb, queueFull);
             Dispatch(lu); // requeued after BUSY / QUEUE FULL; starts when the hold lifts
             return;
         }
@@ -472,22 +485,91 @@ public sealed class Adapter
     /// <summary>Hands a finished request to its submitter.</summary>
     internal void Finish(Srb srb)
     {
+        long now = Time.GetTimestamp();
+        srb.CompletedTimestamp = now;
+        if (srb.Unit is { } lu && !srb.Internal) lu.Performance.OnCompleted(srb, now - srb.SubmitTimestamp);
+        if (PortEventSource.Log.IsIoEnabled())
+            PortEventSource.Log.Completed(PortEventSource.PackAddress(Number, srb.Address), (long)srb.RequestId, srb.OperationCode,
+                srb.RawSrbStatus, (byte)srb.ScsiStatus, srb.DataTransferLength, TicksToMicroseconds(now - srb.SubmitTimestamp));
+        if (Port.TraceSink is { } sink)
+        {
+            // A front end that marked the request received will mark the reply sent: the record is
+            // written then (or when the SRB is released unanswered).
+            if (srb.ReceivedTimestamp != 0 && srb.CompletionHandler is not null) srb.TraceAdapter = this;
+            else sink.OnRequestFinished(this, srb);
+        }
         srb.State = (int)SrbState.Completed;
         srb.SignalCompleted();
         if (Interlocked.Decrement(ref _active) == 0 && _drained is { } tcs) tcs.TrySetResult();
     }
 
+    // ------------------------------------------------------------------ front-end stamps
+
+    /// <summary>
+    /// Stamps the moment a front end received <paramref name="srb"/>'s request from the wire. Call it
+    /// before <see cref="Submit"/>; a front end that does must also call <see cref="MarkReplySent"/>
+    /// once the reply is on its way, so the trace sees the whole request. Allocates nothing.
+    /// </summary>
+    public void MarkReceived(Srb srb)
+    {
+        srb.ReceivedTimestamp = Time.GetTimestamp();
+        if (PortEventSource.Log.IsIoEnabled())
+            PortEventSource.Log.Received(PortEventSource.PackAddress(Number, srb.Address), (long)srb.RequestId, srb.OperationCode);
+    }
+
+    /// <summary>
+    /// Stamps the moment the front end sent (or queued for sending) the reply to a request the port
+    /// completed, and hands the finished request to the trace recorder, if any. Call it before
+    /// releasing the SRB. Allocates nothing.
+    /// </summary>
+    public void MarkReplySent(Srb srb)
+    {
+        long now = Time.GetTimestamp();
+        srb.ReplySentTimestamp = now;
+        if (PortEventSource.Log.IsIoEnabled())
+            PortEventSource.Log.ReplySent(PortEventSource.PackAddress(Number, srb.Address), (long)srb.RequestId,
+                TicksToMicroseconds(now - (srb.ReceivedTimestamp != 0 ? srb.ReceivedTimestamp : srb.SubmitTimestamp)));
+        FlushTrace(srb);
+    }
+
+    /// <summary>Writes the trace record a marked request still owes (once).</summary>
+    internal void FlushTrace(Srb srb)
+    {
+        if (srb.TraceAdapter is null) return;
+        srb.TraceAdapter = null;
+        Port.TraceSink?.OnRequestFinished(this, srb);
+    }
+
+    internal long TicksToMicroseconds(long ticks) => (long)(ticks * (1_000_000.0 / Time.TimestampFrequency));
+
     // ------------------------------------------------------------------ holds (port services)
 
     internal void PauseAdapter(TimeSpan timeout)
     {
-        lock (_lock) { _paused = true; _pausedUntil = Time.GetTimestamp() + TimeSpanToTicks(timeout); RecomputeHeld(); }
+        long now = Time.GetTimestamp();
+        lock (_lock)
+        {
+            if (!_paused) _pausedSince = now;
+            _paused = true; _pausedUntil = now + TimeSpanToTicks(timeout); RecomputeHeld();
+        }
     }
 
     internal void ResumeAdapter()
     {
-        lock (_lock) { _paused = false; RecomputeHeld(); }
+        long now = Time.GetTimestamp(), paused = 0;
+        lock (_lock)
+        {
+            if (_paused) paused = now - _pausedSince;
+            _paused = false; RecomputeHeld();
+        }
+        AccountPaused(paused);
         DispatchAll();
+    }
+
+    private void AccountPaused(long ticks)
+    {
+        if (ticks <= 0) return;
+        foreach (var lu in LogicalUnits) lu.Performance.OnPaused(ticks);
     }
 
     internal void BusyAdapter(int requests)
@@ -537,16 +619,18 @@ public sealed class Adapter
         {
             long now = Time.GetTimestamp();
             bool kickAll = false;
+            long pausedTicks = 0;
             List<Srb>? linkFailures = null;
             lock (_lock)
             {
-                if (_paused && now >= _pausedUntil) { _paused = false; RecomputeHeld(); kickAll = true; }
+                if (_paused && now >= _pausedUntil) { _paused = false; pausedTicks = _pausedUntil - _pausedSince; RecomputeHeld(); kickAll = true; }
                 if (_linkDown && !_linkDownExpired && now - _linkDownSince >= TimeSpanToTicks(Tunables.LinkDownTimeout))
                 {
                     _linkDownExpired = true;
                     linkFailures = [];
                 }
             }
+            AccountPaused(pausedTicks);
             if (linkFailures is not null) FailHeldForLinkDown(linkFailures);
             RunDelayed(now);
             _resets.OnHeartbeat(now);

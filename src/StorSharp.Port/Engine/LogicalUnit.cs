@@ -36,6 +36,7 @@ public sealed class LogicalUnit
     private int _queueDepth;
     private long _timerDeadline = -1;
     private bool _paused;
+    private long _pausedSince;
     private long _pausedUntil;
     private long _busyUntil;
     private int _deviceBusyRemaining;
@@ -52,7 +53,11 @@ public sealed class LogicalUnit
         _queueDepth = queueDepth;
         _tunables = tunables;
         MiniportExtension = new byte[extensionSize];
+        Performance = new LogicalUnitPerformance(this);
     }
+
+    /// <summary>The LU's performance counters: the 505-style latency histogram, bytes, maximum latencies, queue, busy and pause times.</summary>
+    public LogicalUnitPerformance Performance { get; }
 
     /// <summary>The adapter the LU is on.</summary>
     public Adapter Adapter { get; }
@@ -143,6 +148,8 @@ public sealed class LogicalUnit
             if (head.QueueAction == QueueAction.Ordered) _orderedOutstanding++;
             head.State = (int)SrbState.Outstanding;
             head.StartTimestamp = now;
+            Performance.OnStarted(head, now);
+            Performance.OnOutstanding(_outstanding.Count);
             if (_timerDeadline < 0) _timerDeadline = now + Adapter.SecondsToTicks(head.TimeOutValue);
             return head;
         }
@@ -155,6 +162,7 @@ public sealed class LogicalUnit
         {
             if (now < _pausedUntil) return true;
             _paused = false;
+            Performance.OnPaused(_pausedUntil - _pausedSince);
         }
         if (_busyUntil != 0)
         {
@@ -233,9 +241,21 @@ public sealed class LogicalUnit
 
     // ------------------------------------------------------------------ holds
 
-    internal void Pause(long until) { lock (_lock) { _paused = true; _pausedUntil = until; } }
+    internal void Pause(long until)
+    {
+        long now = Adapter.Time.GetTimestamp();
+        lock (_lock) { if (!_paused) _pausedSince = now; _paused = true; _pausedUntil = until; }
+    }
 
-    internal void Resume() { lock (_lock) _paused = false; }
+    internal void Resume()
+    {
+        long now = Adapter.Time.GetTimestamp();
+        lock (_lock)
+        {
+            if (_paused) Performance.OnPaused(Math.Min(now, _pausedUntil) - _pausedSince);
+            _paused = false;
+        }
+    }
 
     internal void Busy(int requests) { lock (_lock) _deviceBusyRemaining = Math.Max(0, requests); }
 

@@ -68,4 +68,11 @@ public sealed class PortOptions
 
     /// <summary>The tunables every adapter starts with.</summary>
     public PortTunables Tunables { get; init; } = new();
+
+    /// <summary>
+    /// How often every LU with I/O in the interval writes its performance summary (event 505, and
+    /// 549 when a request failed) to the event log; <see cref="TimeSpan.Zero"/> turns the periodic
+    /// summary off (<see cref="StoragePort.WritePerformanceSummaries"/> still writes one on demand).
+    /// </summary>
+    public TimeSpan PerformanceSummaryInterval { get; init; } = TimeSpan.FromSeconds(60);
 }

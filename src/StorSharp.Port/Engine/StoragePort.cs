@@ -29,7 +29,65 @@ public sealed class StoragePort : IAsyncDisposable
         if (Options.HeartbeatInterval <= TimeSpan.Zero)
             throw new ArgumentException("PortOptions.HeartbeatInterval must be positive.", nameof(options));
         Options.Tunables.Validate();
+        if (Options.PerformanceSummaryInterval < TimeSpan.Zero)
+            throw new ArgumentException("PortOptions.PerformanceSummaryInterval must not be negative (zero turns it off).", nameof(options));
         Events = Options.EventLog ?? new EventLog();
+        Events.Logged += PortEventMirror.OnLogged;
+        if (Options.PerformanceSummaryInterval > TimeSpan.Zero)
+            _summaryTimer = Time.CreateTimer(static s => ((StoragePort)s!).WritePerformanceSummaries(onlyActive: true), this,
+                Options.PerformanceSummaryInterval, Options.PerformanceSummaryInterval);
+    }
+
+    private readonly ITimer? _summaryTimer;
+    private IRequestTraceSink? _traceSink;
+
+    /// <summary>
+    /// Where finished requests and BUSY answers go for tracing (a trace recorder); null for none.
+    /// Reading it is one volatile load per request, so leaving it null costs nothing measurable.
+    /// </summary>
+    public IRequestTraceSink? TraceSink
+    {
+        get => Volatile.Read(ref _traceSink);
+        set => Volatile.Write(ref _traceSink, value);
+    }
+
+    /// <summary>The performance summary of every LU on every adapter (see <see cref="LogicalUnitPerformance.Snapshot"/>).</summary>
+    /// <param name="reset">Start a new interval for each LU.</param>
+    public IReadOnlyList<PerformanceSummary> PerformanceSummaries(bool reset = false)
+    {
+        var list = new List<PerformanceSummary>();
+        foreach (var adapter in Adapters)
+            foreach (var lu in adapter.LogicalUnits)
+                list.Add(lu.Performance.Snapshot(reset));
+        return list;
+    }
+
+    /// <summary>
+    /// Writes each LU's performance summary to the event log as event 505, and its first error of
+    /// the interval as event 549, then starts a new interval. The periodic timer
+    /// (<see cref="PortOptions.PerformanceSummaryInterval"/>) calls it with <paramref name="onlyActive"/>
+    /// so idle LUs do not fill the log.
+    /// </summary>
+    /// <returns>The summaries written.</returns>
+    public IReadOnlyList<PerformanceSummary> WritePerformanceSummaries(bool onlyActive = false)
+    {
+        var written = new List<PerformanceSummary>();
+        try
+        {
+            foreach (var adapter in Adapters)
+                foreach (var lu in adapter.LogicalUnits)
+                {
+                    var summary = lu.Performance.Snapshot(reset: true);
+                    if (onlyActive && summary.TotalIo == 0) continue;
+                    PerformanceEvents.Write(adapter, summary);
+                    written.Add(summary);
+                }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // The log file went away (a full disk, shutdown): the summary is lost, the port goes on.
+        }
+        return written;
     }
 
     /// <summary>The options the port runs with.</summary>
@@ -84,7 +142,9 @@ public sealed class StoragePort : IAsyncDisposable
     /// <summary>Stops and frees every adapter.</summary>
     public async ValueTask DisposeAsync()
     {
+        _summaryTimer?.Dispose();
         foreach (var adapter in Adapters) await RemoveAdapterAsync(adapter).ConfigureAwait(false);
+        Events.Logged -= PortEventMirror.OnLogged;
         if (Options.EventLog is null) Events.Dispose();
     }
 }

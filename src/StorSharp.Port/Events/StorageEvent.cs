@@ -43,6 +43,12 @@ public static class StorageEventIds
     /// <summary>The class layer gave up on a request after its retries. (Windows disk event 11, "controller error".)</summary>
     public const int ControllerError = 11;
 
+    /// <summary>A logical unit's performance summary: latency histogram, bytes, maximum latencies, queue / busy / pause times. (Windows Storport event 505.)</summary>
+    public const int PerformanceSummary = 505;
+
+    /// <summary>The first failed request of a summary interval: opcode, SrbStatus, ScsiStatus, sense, latency. (Windows Storport event 549.)</summary>
+    public const int FirstError = 549;
+
     /// <summary>A device is not ready for access. (Windows disk event 15.)</summary>
     public const int DeviceNotReady = 15;
 

@@ -57,6 +57,8 @@ public sealed class Srb : IValueTaskSource
     internal ISrbCompletionHandler? ClassHandler;
     internal Adapter? ClassAdapter;
     internal int OriginalTransferLength;
+    internal long RequeuedTimestamp; // when a BUSY / QUEUE FULL answer put it back in the queue
+    internal Adapter? TraceAdapter;  // set while a trace record is owed (the front end marked it received)
 
     internal Srb(SrbPool? pool)
     {
@@ -193,17 +195,46 @@ public sealed class Srb : IValueTaskSource
 
     // ---------------------------------------------------------------- timing (for statistics)
 
-    /// <summary>When the port accepted the request (a <see cref="TimeProvider"/> timestamp).</summary>
+    // Every stamp is a timestamp of the port's clock (TimeProvider.GetTimestamp: Stopwatch ticks in
+    // production); 0 means the stage was not reached or not marked. They are taken always (they feed
+    // the per-LU performance summary and the trace), cost one clock read each and allocate nothing.
+
+    /// <summary>When the front end received the request from the wire (<see cref="Adapter.MarkReceived"/>); 0 when the submitter does not mark it.</summary>
+    public long ReceivedTimestamp { get; internal set; }
+
+    /// <summary>When the port accepted the request and queued it (a <see cref="TimeProvider"/> timestamp).</summary>
     public long SubmitTimestamp { get; internal set; }
 
-    /// <summary>When the miniport's StartIo was called (a <see cref="TimeProvider"/> timestamp).</summary>
+    /// <summary>When the miniport's StartIo was called (a <see cref="TimeProvider"/> timestamp); after a BUSY retry, the last start.</summary>
     public long StartTimestamp { get; internal set; }
+
+    /// <summary>When the miniport's backend call (the block device's read, write, flush or unmap) returned (<see cref="MarkBackendDone"/>); 0 when the miniport does not mark it.</summary>
+    public long BackendDoneTimestamp { get; internal set; }
+
+    /// <summary>When the port handed the finished request back to its submitter.</summary>
+    public long CompletedTimestamp { get; internal set; }
+
+    /// <summary>When the front end sent the reply (<see cref="Adapter.MarkReplySent"/>); 0 when not marked.</summary>
+    public long ReplySentTimestamp { get; internal set; }
+
+    /// <summary>
+    /// Stamps the moment the miniport's backend call returned, so a trace can tell time spent in
+    /// the backend from time spent in the port. A miniport calls it once the block device's task
+    /// has finished, before it completes the request; outside StartIo it does nothing.
+    /// </summary>
+    public void MarkBackendDone()
+    {
+        if (State == (int)SrbState.Outstanding && Unit is { } lu) BackendDoneTimestamp = lu.Adapter.Time.GetTimestamp();
+    }
 
     /// <summary>True when the port, not the miniport, finished the request (a reset, removal or link-down timeout).</summary>
     public bool IsCompletedByPort => CompletedByPort;
 
     /// <summary>True when the request was outstanding while the port reset its LU after a timeout (event 129), so its failure is the port's doing, not the miniport's.</summary>
     public bool IsResetByPort => ResetByPort;
+
+    /// <summary>How many times the port put this request back in its queue after a BUSY or QUEUE FULL answer.</summary>
+    public int BusyRetryCount => BusyRetries;
 
     /// <summary>How many times the class layer has retried this request.</summary>
     public int RetryCount => ClassRetries;
@@ -215,6 +246,9 @@ public sealed class Srb : IValueTaskSource
     {
         if (State is (int)SrbState.Queued or (int)SrbState.Outstanding)
             throw new InvalidOperationException("An SRB cannot be released while the port or miniport holds it.");
+        // A request the front end marked received but never answered (the connection closed, the
+        // task was aborted) still goes into the trace, with no reply time.
+        if (TraceAdapter is { } traced) traced.FlushTrace(this);
         DropReference();
     }
 
@@ -254,8 +288,14 @@ public sealed class Srb : IValueTaskSource
         SenseDataLength = 0;
         _extensionLength = 0;
         MiniportContext = null;
+        ReceivedTimestamp = 0;
         SubmitTimestamp = 0;
         StartTimestamp = 0;
+        BackendDoneTimestamp = 0;
+        CompletedTimestamp = 0;
+        ReplySentTimestamp = 0;
+        RequeuedTimestamp = 0;
+        TraceAdapter = null;
         State = (int)SrbState.Free;
         QueueNext = QueuePrev = null;
         Unit = null;

@@ -423,6 +423,7 @@ internal sealed class ScsiTask
 
     private void FailIo(Exception ex)
     {
+        Srb.MarkBackendDone();
         ReturnBounce();
         var kind = _kind;
         _kind = IoKind.None;
@@ -432,6 +433,7 @@ internal sealed class ScsiTask
 
     private void FinishIo()
     {
+        Srb.MarkBackendDone();
         var kind = _kind;
         _kind = IoKind.None;
         if (kind == IoKind.Flush)
