@@ -193,7 +193,7 @@ internal sealed class ConfigurationBinder(string source)
     private LunSettings BindLun(ConfigNode node, string path)
     {
         var f = AsMapping(node, path) is { } map
-            ? Fields(map, path, "target", "number", "device", "backend", "format", "size", "path", "create", "blockSize", "thin", "readOnly", "removable", "productId", "serial")
+            ? Fields(map, path, "target", "number", "device", "backend", "format", "size", "path", "create", "uri", "timeout", "reconnect", "blockSize", "thin", "readOnly", "removable", "productId", "serial")
             : [];
         var backend = LunBackend.Ram;
         if (f.TryGetValue("backend", out var b) && ScalarText(b, $"{path}.backend") is { } text)
@@ -203,7 +203,8 @@ internal sealed class ConfigurationBinder(string source)
                 case "ram": backend = LunBackend.Ram; break;
                 case "file": backend = LunBackend.File; break;
                 case "image": backend = LunBackend.Image; break;
-                default: Error(b, $"{path}.backend", $"'{text}' is not a backend; use ram, file or image"); break;
+                case "nbd": backend = LunBackend.Nbd; break;
+                default: Error(b, $"{path}.backend", $"'{text}' is not a backend; use ram, file, image or nbd"); break;
             }
         }
         var device = LunDevice.Disk;
@@ -227,12 +228,31 @@ internal sealed class ConfigurationBinder(string source)
             SizeBytes = Size(f, "size", path),
             Path = String(f, "path", path),
             Create = Bool(f, "create", path) ?? false,
+            Uri = String(f, "uri", path),
+            Timeout = Duration(f, "timeout", path),
+            Reconnect = f.TryGetValue("reconnect", out var r) ? BindReconnect(r, $"{path}.reconnect") : null,
             BlockSize = Int(f, "blockSize", path) ?? defaults.BlockSize,
             Thin = Bool(f, "thin", path) ?? defaults.Thin,
             ReadOnly = Bool(f, "readOnly", path) ?? device == LunDevice.Dvd,
             Removable = Bool(f, "removable", path) ?? device == LunDevice.Dvd,
             ProductId = String(f, "productId", path) ?? (device == LunDevice.Dvd ? "Virtual DVD-ROM" : defaults.ProductId),
             Serial = String(f, "serial", path),
+        };
+    }
+
+    private NbdReconnectSettings? BindReconnect(ConfigNode node, string path)
+    {
+        if (AsMapping(node, path) is not { } map) return null;
+        var f = Fields(map, path, "enabled", "delay", "maxDelay", "attempts", "maxTime", "wait");
+        var defaults = new NbdReconnectSettings();
+        return new NbdReconnectSettings
+        {
+            Enabled = Bool(f, "enabled", path) ?? defaults.Enabled,
+            Delay = Duration(f, "delay", path) ?? defaults.Delay,
+            MaxDelay = Duration(f, "maxDelay", path) ?? defaults.MaxDelay,
+            Attempts = Int(f, "attempts", path) ?? defaults.Attempts,
+            MaxTime = Duration(f, "maxTime", path) ?? defaults.MaxTime,
+            Wait = Duration(f, "wait", path) ?? defaults.Wait,
         };
     }
 

@@ -137,6 +137,17 @@ internal static partial class ConfigurationValidator
                 if (size > 0 && blockOk)
                     Check(size % lun.BlockSize == 0, $"{path}.size", $"{size} bytes is not a whole number of {lun.BlockSize}-byte blocks");
             }
+            if (lun.Backend != LunBackend.Nbd)
+            {
+                Check(lun.Uri is null, $"{path}.uri", "is only for backend: nbd");
+                Check(lun.Timeout is null, $"{path}.timeout", "is only for backend: nbd");
+                Check(lun.Reconnect is null, $"{path}.reconnect", "is only for backend: nbd");
+            }
+            if (lun.Backend == LunBackend.Nbd)
+            {
+                ValidateNbd(lun, path);
+                return;
+            }
             if (lun.Backend == LunBackend.Ram)
             {
                 Check(lun.SizeBytes is not null, $"{path}.size", "is required for a ram backend (for example 1G)");
@@ -178,6 +189,26 @@ internal static partial class ConfigurationValidator
                 errors.Add(at.Error($"{path}.path", $"{lun.Path} is empty; give a size to a new file with create: true, or use a file with data"));
             else if (blockOk && length % lun.BlockSize != 0)
                 errors.Add(at.Error($"{path}.path", $"{lun.Path} is {length} bytes, not a whole number of {lun.BlockSize}-byte blocks"));
+        }
+
+        void ValidateNbd(LunSettings lun, string path)
+        {
+            Check(lun.SizeBytes is null, $"{path}.size", "is only for ram and file backends; an NBD export has its own size");
+            Check(lun.Path is null, $"{path}.path", "is only for file and image backends; an nbd backend takes a uri");
+            Check(!lun.Create, $"{path}.create", "is only for backend: file");
+            Check(lun.Format == "auto", $"{path}.format", "is only for backend: image");
+            if (string.IsNullOrWhiteSpace(lun.Uri))
+                errors.Add(at.Error($"{path}.uri", "is required for an nbd backend (nbd://host:port/export or nbd+unix:///export?socket=PATH)"));
+            else if (!StorSharp.Nbd.Client.NbdServerAddress.TryParse(lun.Uri, out _, out var problem))
+                errors.Add(at.Error($"{path}.uri", problem!));
+            if (lun.Timeout is { } timeout)
+                Check(timeout > TimeSpan.Zero, $"{path}.timeout", "must be more than 0");
+            if (lun.Reconnect is { } r)
+            {
+                Check(r.Attempts >= 0, $"{path}.reconnect.attempts", $"{r.Attempts} is negative; use 0 for no limit");
+                Check(r.MaxDelay >= r.Delay, $"{path}.reconnect.maxDelay", $"must be at least reconnect.delay ({r.Delay.TotalMilliseconds} ms)");
+                Check(r.MaxTime > TimeSpan.Zero, $"{path}.reconnect.maxTime", "must be more than 0");
+            }
         }
 
         // A DVD's disc is an ISO image (2048-byte sectors), read-only, removable.

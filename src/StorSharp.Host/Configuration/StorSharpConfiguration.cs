@@ -166,6 +166,30 @@ public enum LunBackend
     File,
     /// <summary>A disk image file (raw, qcow2, VHD, VHDX, VMDK), its format recognised or named by <see cref="LunSettings.Format"/>.</summary>
     Image,
+    /// <summary>A remote NBD export (<see cref="LunSettings.Uri"/>), reached through StorSharp's own NBD client.</summary>
+    Nbd,
+}
+
+/// <summary>How an <see cref="LunBackend.Nbd"/> backend gets its connection back (the <c>reconnect:</c> mapping).</summary>
+public sealed record NbdReconnectSettings
+{
+    /// <summary>Reconnect at all; off: a lost connection fails every request with NOT READY.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>The wait before the second attempt; each wait doubles up to <see cref="MaxDelay"/>.</summary>
+    public TimeSpan Delay { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait between attempts.</summary>
+    public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Attempts in one reconnect cycle before giving up; 0: no limit but <see cref="MaxTime"/>.</summary>
+    public int Attempts { get; init; }
+
+    /// <summary>How long one reconnect cycle may last.</summary>
+    public TimeSpan MaxTime { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long a request waits for a connection before it fails with NOT READY.</summary>
+    public TimeSpan Wait { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>The kind of device a LUN presents, and so the miniport (and adapter) that serves it.</summary>
@@ -200,6 +224,15 @@ public sealed record LunSettings
 
     /// <summary>The file of a file or image backend.</summary>
     public string? Path { get; init; }
+
+    /// <summary>The export of an <see cref="LunBackend.Nbd"/> backend: <c>nbd://host[:port]/export</c> or <c>nbd+unix:///export?socket=PATH</c>.</summary>
+    public string? Uri { get; init; }
+
+    /// <summary>How long an <see cref="LunBackend.Nbd"/> request may wait for the remote server's reply (default 30 s).</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>How an <see cref="LunBackend.Nbd"/> backend reconnects; defaults when null.</summary>
+    public NbdReconnectSettings? Reconnect { get; init; }
 
     /// <summary>Create the file (with <see cref="SizeBytes"/>) when it does not exist.</summary>
     public bool Create { get; init; }

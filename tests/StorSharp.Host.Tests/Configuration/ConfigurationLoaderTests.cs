@@ -66,6 +66,23 @@ public sealed class ConfigurationLoaderTests
     }
 
     [Fact]
+    public void An_nbd_lun_takes_its_uri_timeout_and_reconnect_settings()
+    {
+        var yaml = Minimal.Replace("size: 64M", "backend: nbd\n    uri: nbd+unix:///disk0?socket=/run/nbd.sock\n    timeout: 5s\n    reconnect:\n      delay: 50ms\n      maxDelay: 2s\n      attempts: 7\n      maxTime: 1m\n      wait: 20s");
+
+        var lun = Assert.Single(ConfigurationLoader.Parse(yaml, "nbd.yaml").Luns);
+
+        Assert.Equal(LunBackend.Nbd, lun.Backend);
+        Assert.Equal("nbd+unix:///disk0?socket=/run/nbd.sock", lun.Uri);
+        Assert.Equal(TimeSpan.FromSeconds(5), lun.Timeout);
+        Assert.Equal(new NbdReconnectSettings
+        {
+            Delay = TimeSpan.FromMilliseconds(50), MaxDelay = TimeSpan.FromSeconds(2), Attempts = 7, MaxTime = TimeSpan.FromMinutes(1), Wait = TimeSpan.FromSeconds(20),
+        }, lun.Reconnect);
+        Assert.Null(lun.SizeBytes);
+    }
+
+    [Fact]
     public void Json_is_read_with_lines()
     {
         const string json = """
@@ -147,7 +164,7 @@ public sealed class ConfigurationLoaderTests
         { "size zero", Minimal.Replace("64M", "0"), 5, "luns[0].size", "more than 0" },
         { "ram needs a size", Minimal.Replace("size: 64M", "backend: ram"), 4, "luns[0].size", "required for a ram backend" },
         { "ram has no path", Minimal.Replace("size: 64M", "size: 64M\n    path: /tmp/x"), 6, "luns[0].path", "only for backend: file" },
-        { "bad backend", Minimal.Replace("size: 64M", "size: 64M\n    backend: tape"), 6, "luns[0].backend", "'tape' is not a backend; use ram, file or image" },
+        { "bad backend", Minimal.Replace("size: 64M", "size: 64M\n    backend: tape"), 6, "luns[0].backend", "'tape' is not a backend; use ram, file, image or nbd" },
         { "bad device kind", Minimal.Replace("size: 64M", "size: 64M\n    device: tape"), 6, "luns[0].device", "'tape' is not a device kind" },
         { "dvd needs an iso", Minimal.Replace("size: 64M", "size: 64M\n    device: dvd"), 4, "luns[0].backend", "a dvd's disc is an ISO image: use backend: file or image" },
         { "dvd is read-only", Minimal.Replace("size: 64M", "backend: image\n    path: /etc/hostname\n    device: dvd\n    readOnly: false"), 8, "luns[0].readOnly", "a dvd is read-only" },
@@ -159,6 +176,18 @@ public sealed class ConfigurationLoaderTests
         { "unknown image format", Minimal.Replace("size: 64M", "backend: image\n    path: /etc/hostname\n    format: floppy"), 7, "luns[0].format", "'floppy' is not an image format; use auto, raw" },
         { "format on a file backend", Minimal.Replace("size: 64M", "size: 64M\n    backend: file\n    path: /etc/hostname\n    format: qcow2"), 8, "luns[0].format", "only for backend: image" },
         { "format on a ram backend", Minimal.Replace("size: 64M", "size: 64M\n    format: raw"), 6, "luns[0].format", "only for backend: image" },
+        { "nbd needs a uri", Minimal.Replace("size: 64M", "backend: nbd"), 4, "luns[0].uri", "required for an nbd backend" },
+        { "nbd uri not nbd", Minimal.Replace("size: 64M", "backend: nbd\n    uri: http://127.0.0.1/disk0"), 6, "luns[0].uri", "unknown scheme 'http'" },
+        { "nbd uri without socket", Minimal.Replace("size: 64M", "backend: nbd\n    uri: nbd+unix:///disk0"), 6, "luns[0].uri", "has no socket" },
+        { "nbd has its own size", Minimal.Replace("size: 64M", "size: 64M\n    backend: nbd\n    uri: nbd://127.0.0.1/disk0"), 5, "luns[0].size", "an NBD export has its own size" },
+        { "nbd takes no path", Minimal.Replace("size: 64M", "backend: nbd\n    uri: nbd://127.0.0.1/disk0\n    path: /tmp/x"), 7, "luns[0].path", "an nbd backend takes a uri" },
+        { "uri on a ram backend", Minimal.Replace("size: 64M", "size: 64M\n    uri: nbd://127.0.0.1/disk0"), 6, "luns[0].uri", "only for backend: nbd" },
+        { "timeout on a ram backend", Minimal.Replace("size: 64M", "size: 64M\n    timeout: 5s"), 6, "luns[0].timeout", "only for backend: nbd" },
+        { "nbd timeout not a duration", Minimal.Replace("size: 64M", "backend: nbd\n    uri: nbd://127.0.0.1/disk0\n    timeout: soon"), 7, "luns[0].timeout", "soon" },
+        { "nbd timeout zero", Minimal.Replace("size: 64M", "backend: nbd\n    uri: nbd://127.0.0.1/disk0\n    timeout: 0s"), 7, "luns[0].timeout", "must be more than 0" },
+        { "nbd reconnect unknown field", Minimal.Replace("size: 64M", "backend: nbd\n    uri: nbd://127.0.0.1/disk0\n    reconnect:\n      tries: 3"), 8, "luns[0].reconnect.tries", "tries" },
+        { "nbd reconnect delays backwards", Minimal.Replace("size: 64M", "backend: nbd\n    uri: nbd://127.0.0.1/disk0\n    reconnect:\n      delay: 2s\n      maxDelay: 1s"), 9, "luns[0].reconnect.maxDelay", "must be at least reconnect.delay" },
+        { "nbd reconnect negative attempts", Minimal.Replace("size: 64M", "backend: nbd\n    uri: nbd://127.0.0.1/disk0\n    reconnect:\n      attempts: -1"), 8, "luns[0].reconnect.attempts", "is negative" },
         { "file needs a path", Minimal.Replace("size: 64M", "size: 64M\n    backend: file"), 4, "luns[0].path", "required for a file backend" },
         { "file missing without create", Minimal.Replace("size: 64M", "size: 64M\n    backend: file\n    path: /nonexistent-storsharp/disk.img"), 7, "luns[0].path", "does not exist; set create: true" },
         { "create in missing folder", Minimal.Replace("size: 64M", "size: 64M\n    backend: file\n    create: true\n    path: /nonexistent-storsharp/disk.img"), 8, "luns[0].path", "the folder /nonexistent-storsharp does not exist" },
