@@ -232,6 +232,7 @@ internal sealed class ResetLadder(Adapter adapter)
             foreach (var s in snapshot) if (lu.TryClaimOutstanding(s, now)) leftovers.Add(s);
         }
         foreach (var s in leftovers) adapter.ForceComplete(s, SrbStatus.BusReset);
+        foreach (var lu in op.Held) lu.Faults?.ReleaseStalled(); // the fault filter lets go of what it stalled
         foreach (var lu in op.Held) lu.RemoveResetHold(now);
         lock (_lock) _active.Remove(op);
         if (op.Requester is { } requester)
@@ -261,6 +262,13 @@ internal sealed class ResetLadder(Adapter adapter)
             abort.Status = SrbStatus.Success;
             adapter.Finish(abort);
             adapter.Dispatch(lu);
+            return;
+        }
+        if (lu.Faults?.TryAbortStalled(target) == true)
+        {
+            // The fault filter held it (a stall): it completes ABORTED, as a miniport would.
+            abort.Status = SrbStatus.Success;
+            adapter.Finish(abort);
             return;
         }
         abort.Internal = true;
