@@ -22,7 +22,17 @@ internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
 
     public IReadOnlyList<IPEndPoint> LocalEndpoints => _server.LocalEndpoints;
 
-    public Task StartAsync(CancellationToken cancellationToken) => _server.StartAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _server.StartAsync(cancellationToken).ConfigureAwait(false);
+        spec.Adapter.ConnectionDropRequested += OnDropRequested;
+    }
 
-    public ValueTask DisposeAsync() => _server.DisposeAsync();
+    private void OnDropRequested(StorSharp.Port.ScsiAddress address) => _server.DropConnections(spec.Adapter, address);
+
+    public ValueTask DisposeAsync()
+    {
+        spec.Adapter.ConnectionDropRequested -= OnDropRequested;
+        return _server.DisposeAsync();
+    }
 }

@@ -137,6 +137,10 @@ public sealed class StorSharpHost : IAsyncDisposable
             throw new HostStartException($"the SCSI disk adapter did not start: {e.Message}", e);
         }
 
+        // Fault injection the configuration starts with (luns[].faults): the LU's request filter.
+        foreach (var lun in luns)
+            if (lun.Settings.Faults.Count > 0) Adapter.GetLogicalUnit(lun.Address)?.SetFaults(lun.Settings.Faults);
+
         // Front ends: iSCSI, then NBD.
         if (config.Iscsi.Enabled)
         {

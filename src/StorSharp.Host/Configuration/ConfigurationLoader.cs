@@ -51,6 +51,22 @@ public static class ConfigurationLoader
         return config!;
     }
 
+    /// <summary>
+    /// Reads a list of fault rules (YAML or JSON text, the shape of <c>luns[].faults</c>), as the
+    /// management API receives them. Errors name the field: <c>faults[0].rate: ...</c>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">The text is malformed or a rule is out of range.</exception>
+    public static IReadOnlyList<FaultRule> ParseFaultRules(string text, string sourceName)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var root = ConfigDocumentReader.Read(sourceName, text);
+        var binder = new ConfigurationBinder(sourceName);
+        if (root is null) return [];
+        var rules = binder.BindFaults(root, "faults");
+        if (binder.Errors.Count > 0) throw new ConfigurationException(Sorted(binder.Errors));
+        return rules;
+    }
+
     /// <summary>Makes relative paths absolute against the configuration file's folder.</summary>
     private static StorSharpConfiguration Rooted(StorSharpConfiguration config, string baseDirectory)
     {
@@ -67,7 +83,7 @@ public static class ConfigurationLoader
 }
 
 /// <summary>Turns a <see cref="ConfigNode"/> tree into the configuration model, collecting type errors.</summary>
-internal sealed class ConfigurationBinder(string source)
+internal sealed partial class ConfigurationBinder(string source)
 {
     private readonly List<ConfigurationError> _errors = [];
 
@@ -193,7 +209,7 @@ internal sealed class ConfigurationBinder(string source)
     private LunSettings BindLun(ConfigNode node, string path)
     {
         var f = AsMapping(node, path) is { } map
-            ? Fields(map, path, "target", "number", "backend", "size", "path", "create", "blockSize", "thin", "readOnly", "removable", "productId", "serial")
+            ? Fields(map, path, "target", "number", "backend", "size", "path", "create", "blockSize", "thin", "readOnly", "removable", "productId", "serial", "faults")
             : [];
         var backend = LunBackend.Ram;
         if (f.TryGetValue("backend", out var b) && ScalarText(b, $"{path}.backend") is { } text)
@@ -220,6 +236,7 @@ internal sealed class ConfigurationBinder(string source)
             Removable = Bool(f, "removable", path) ?? false,
             ProductId = String(f, "productId", path) ?? defaults.ProductId,
             Serial = String(f, "serial", path),
+            Faults = f.TryGetValue("faults", out var faults) ? BindFaults(faults, $"{path}.faults") : [],
         };
     }
 

@@ -205,6 +205,9 @@ public sealed record LunSettings
     /// <summary>The unit serial number (VPD page 80); derived from the target and LUN when null.</summary>
     public string? Serial { get; init; }
 
+    /// <summary>The fault-injection rules the LUN starts with (<c>luns[].faults</c>); empty for none. See docs/faults.md.</summary>
+    public IReadOnlyList<StorSharp.Port.FaultRule> Faults { get; init; } = [];
+
     /// <summary>The serial reported: <see cref="Serial"/>, or a stable one made from the target and LUN number.</summary>
     public string EffectiveSerial => Serial ?? MakeSerial(Target, Number);
 
