@@ -44,6 +44,9 @@ public sealed class StorSharpHost : IAsyncDisposable
     /// <summary>The LUs, in configuration order.</summary>
     public IReadOnlyList<ComposedLun> Luns { get; private set; } = [];
 
+    /// <summary>The management API, when enabled (<see cref="ManagementSettings"/>).</summary>
+    public Management.ManagementServer? Management { get; private set; }
+
     /// <summary>The iSCSI front end, when enabled.</summary>
     public IFrontEnd? Iscsi { get; private set; }
 
@@ -90,6 +93,7 @@ public sealed class StorSharpHost : IAsyncDisposable
         try
         {
             await host.ComposeAsync(components, nbdForStream, nbdListener, cancellationToken).ConfigureAwait(false);
+            await host.StartManagementAsync(cancellationToken).ConfigureAwait(false);
             return host;
         }
         catch
@@ -161,6 +165,12 @@ public sealed class StorSharpHost : IAsyncDisposable
         }
     }
 
+    private async Task StartManagementAsync(CancellationToken cancellationToken)
+    {
+        if (Configuration.Management.Enabled)
+            Management = await StorSharp.Host.Management.ManagementServer.StartAsync(this, Configuration.Management, cancellationToken).ConfigureAwait(false);
+    }
+
     private static async Task StartFrontEndAsync(IFrontEnd frontEnd, IReadOnlyList<IPEndPoint> addresses, CancellationToken cancellationToken)
     {
         try
@@ -194,6 +204,11 @@ public sealed class StorSharpHost : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         List<Exception> failures = [];
+        if (Management is { } management)
+        {
+            try { await management.DisposeAsync().ConfigureAwait(false); }
+            catch (Exception e) { failures.Add(e); }
+        }
         for (var i = _frontEnds.Count - 1; i >= 0; i--)
         {
             try { await _frontEnds[i].DisposeAsync().ConfigureAwait(false); }

@@ -74,6 +74,7 @@ public static class ConfigurationLoader
         return config with
         {
             EventLog = Root(config.EventLog),
+            Management = config.Management with { StateFile = Root(config.Management.StateFile)! },
             Luns = [.. config.Luns.Select(l => l with { Path = Root(l.Path) })],
         };
     }
@@ -100,7 +101,7 @@ internal sealed partial class ConfigurationBinder(string source)
         }
         var map = AsMapping(root, "");
         if (map is null) return null;
-        var fields = Fields(map, "", "port", "eventLog", "iscsi", "nbd", "targets", "luns");
+        var fields = Fields(map, "", "port", "eventLog", "iscsi", "nbd", "targets", "luns", "management");
         var defaults = new StorSharpConfiguration();
         return new StorSharpConfiguration
         {
@@ -111,6 +112,7 @@ internal sealed partial class ConfigurationBinder(string source)
             Nbd = fields.TryGetValue("nbd", out var nbd) ? BindNbd(nbd, "nbd") : new NbdSettings(),
             Targets = fields.TryGetValue("targets", out var targets) ? List(targets, "targets", BindTarget) : [],
             Luns = fields.TryGetValue("luns", out var luns) ? List(luns, "luns", BindLun) : [],
+            Management = fields.TryGetValue("management", out var management) ? BindManagement(management, "management") : new ManagementSettings(),
         };
     }
 
@@ -169,6 +171,23 @@ internal sealed partial class ConfigurationBinder(string source)
             Enabled = Bool(f, "enabled", path) ?? true,
             Listen = f.TryGetValue("listen", out var l) ? Endpoint(l, $"{path}.listen", StorSharpConfiguration.DefaultNbdPort) : result.Listen,
             Exports = f.TryGetValue("exports", out var e) ? List(e, $"{path}.exports", BindExport) : [],
+        };
+    }
+
+    private ManagementSettings BindManagement(ConfigNode node, string path)
+    {
+        var result = new ManagementSettings();
+        if (node is ConfigScalar s && IsOff(s.Value)) return result with { Enabled = false };
+        if (AsMapping(node, path) is not { } map) return result;
+        var f = Fields(map, path, "enabled", "listen", "token", "stateFile");
+        var token = String(f, "token", path);
+        if (token is not null && token.Length < 16) Error(f["token"], $"{path}.token", $"is {token.Length} characters; use at least 16 (or leave it out to generate one)");
+        return new ManagementSettings
+        {
+            Enabled = Bool(f, "enabled", path) ?? true,
+            Listen = f.TryGetValue("listen", out var l) ? Endpoint(l, $"{path}.listen", 0) : result.Listen,
+            Token = token,
+            StateFile = String(f, "stateFile", path) ?? result.StateFile,
         };
     }
 

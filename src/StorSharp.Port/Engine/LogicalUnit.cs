@@ -119,6 +119,9 @@ public sealed class LogicalUnit
     /// <summary>True after the LU went away; new requests fail with NO_DEVICE.</summary>
     public bool IsRemoved { get { lock (_lock) return _removed; } }
 
+    /// <summary>True while the LU is paused (PauseDevice) and the pause has not run out.</summary>
+    public bool IsPaused { get { lock (_lock) return _paused && Adapter.Time.GetTimestamp() < _pausedUntil; } }
+
     /// <summary>True while a reset covers the LU.</summary>
     public bool IsResetting { get { lock (_lock) return _resetHolds > 0; } }
 
