@@ -59,32 +59,31 @@ internal static class ManagementCommandLine
 
     private static Command Fault()
     {
-        var command = new Command("fault", "Inject faults into a running server (see docs/faults.md).");
+        var (url, token, state) = EndpointOptions();
+        url.Recursive = token.Recursive = state.Recursive = true;
+        var command = new Command("fault", "Inject faults into a running server: fault set | clear | link-down | drop-connections (see docs/faults.md).") { url, token, state };
+        ManagementCommands.Endpoint Endpoint(ParseResult parse) => EndpointOf(parse, url, token, state);
 
         var (target, lun) = LunArguments();
         var rules = new Argument<string>("RULES") { Description = "The rules as JSON, in the shape of luns[].faults: '[{\"kind\":\"stall\",\"count\":1}]'." };
-        var (url, token, state) = EndpointOptions();
-        var set = new Command("set", "Replace a LUN's fault rules (delay, error, busy, queueFull, stall, timeout, commandTimeout).") { target, lun, rules, url, token, state };
-        set.SetAction(parse => ManagementCommands.SetFaultsAsync(EndpointOf(parse, url, token, state), parse.GetValue(target)!, parse.GetValue(lun), parse.GetValue(rules)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        var set = new Command("set", "Replace a LUN's fault rules (delay, error, busy, queueFull, stall, timeout, commandTimeout).") { target, lun, rules };
+        set.SetAction(parse => ManagementCommands.SetFaultsAsync(Endpoint(parse), parse.GetValue(target)!, parse.GetValue(lun), parse.GetValue(rules)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         command.Add(set);
 
         var (target2, lun2) = LunArguments();
-        var (url2, token2, state2) = EndpointOptions();
-        var clear = new Command("clear", "Turn fault injection off on a LUN (stalled requests are released).") { target2, lun2, url2, token2, state2 };
-        clear.SetAction(parse => ManagementCommands.ClearFaultsAsync(EndpointOf(parse, url2, token2, state2), parse.GetValue(target2)!, parse.GetValue(lun2), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        var clear = new Command("clear", "Turn fault injection off on a LUN (stalled requests are released).") { target2, lun2 };
+        clear.SetAction(parse => ManagementCommands.ClearFaultsAsync(Endpoint(parse), parse.GetValue(target2)!, parse.GetValue(lun2), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         command.Add(clear);
 
         var seconds = new Argument<double>("SECONDS") { Description = "How long the link stays down." };
-        var adapter = new Option<int>("--adapter") { Description = "The adapter number (N of RaidPortN). Default: 0.", HelpName = "N" };
-        var (url3, token3, state3) = EndpointOptions();
-        var linkDown = new Command("link-down", "Take the adapter's link down for SECONDS (LinkDown, then LinkUp): I/O is held up to LinkDownTimeout, then fails.") { seconds, adapter, url3, token3, state3 };
-        linkDown.SetAction(parse => ManagementCommands.LinkDownAsync(EndpointOf(parse, url3, token3, state3), parse.GetValue(adapter), parse.GetValue(seconds), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        var adapter = new Argument<int>("ADAPTER") { Description = "The adapter number (N of RaidPortN).", DefaultValueFactory = _ => 0 };
+        var linkDown = new Command("link-down", "Take the adapter's link down for SECONDS (LinkDown, then LinkUp): I/O is held up to LinkDownTimeout, then fails.") { seconds, adapter };
+        linkDown.SetAction(parse => ManagementCommands.LinkDownAsync(Endpoint(parse), parse.GetValue(adapter), parse.GetValue(seconds), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         command.Add(linkDown);
 
         var (target4, lun4) = LunArguments();
-        var (url4, token4, state4) = EndpointOptions();
-        var drop = new Command("drop-connections", "Close every iSCSI connection that uses the LUN, as a network failure would.") { target4, lun4, url4, token4, state4 };
-        drop.SetAction(parse => ManagementCommands.DropConnectionsAsync(EndpointOf(parse, url4, token4, state4), parse.GetValue(target4)!, parse.GetValue(lun4), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        var drop = new Command("drop-connections", "Close every iSCSI connection that uses the LUN, as a network failure would.") { target4, lun4 };
+        drop.SetAction(parse => ManagementCommands.DropConnectionsAsync(Endpoint(parse), parse.GetValue(target4)!, parse.GetValue(lun4), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         command.Add(drop);
         return command;
     }

@@ -62,6 +62,13 @@ internal sealed class ResetLadder(Adapter adapter)
             return;
         }
         var op = new ResetOperation { Level = level, Address = address, Requester = requester };
+        if (requester is not null)
+        {
+            // A front end asked for the reset (task management): what it ends must not be retried by the class layer.
+            var outstanding = new List<Srb>();
+            foreach (var lu in adapter.LogicalUnits) if (InScope(level, address, lu.Address)) lu.SnapshotOutstanding(outstanding);
+            foreach (var s in outstanding) s.ResetByPort = true;
+        }
         HoldScope(op);
         lock (_lock) _active.Add(op);
         Issue(op);
