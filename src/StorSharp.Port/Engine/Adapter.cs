@@ -260,6 +260,7 @@ public sealed class Adapter
         srb.Internal = false;
         srb.CompletedByPort = false;
         srb.ResetByPort = false;
+        srb.ResetByRequest = false;
         srb.SubmitTimestamp = Time.GetTimestamp();
         Interlocked.Increment(ref _active);
         if (state != AdapterState.Running) { CompleteBeforeQueue(srb, SrbStatus.NoHba); return; }

@@ -67,7 +67,7 @@ internal sealed class ResetLadder(Adapter adapter)
             // A front end asked for the reset (task management): what it ends must not be retried by the class layer.
             var outstanding = new List<Srb>();
             foreach (var lu in adapter.LogicalUnits) if (InScope(level, address, lu.Address)) lu.SnapshotOutstanding(outstanding);
-            foreach (var s in outstanding) s.ResetByPort = true;
+            foreach (var s in outstanding) s.ResetByRequest = true;
         }
         HoldScope(op);
         lock (_lock) _active.Add(op);

@@ -21,6 +21,7 @@ public sealed class FaultFilter
 {
     private readonly Lock _stallLock = new();
     private readonly List<Srb> _stalled = [];
+    private readonly HashSet<Srb> _delayed = new(ReferenceEqualityComparer.Instance);
     private readonly FaultRule[] _rules;
     private readonly int[] _remaining;
     private readonly long[] _hits;
@@ -72,6 +73,7 @@ public sealed class FaultFilter
         if (delay > TimeSpan.Zero)
         {
             var pending = new DelayedRequest(this, srb, outcome);
+            lock (_stallLock) _delayed.Add(srb);
             pending.Timer = _adapter.Time.CreateTimer(static s => ((DelayedRequest)s!).Run(), pending, delay, Timeout.InfiniteTimeSpan);
             return true;
         }
@@ -186,12 +188,13 @@ public sealed class FaultFilter
         }
     }
 
-    /// <summary>ABORT TASK for a stalled request: it completes ABORTED; false when the filter does not hold it.</summary>
+    /// <summary>ABORT TASK for a stalled or delayed request: it completes ABORTED; false when the filter does not hold it.</summary>
     internal bool TryAbortStalled(Srb target)
     {
         lock (_stallLock)
         {
-            if (!_stalled.Remove(target)) return false;
+            // A delayed request is aborted too: when its timer fires it is gone and never reaches the miniport.
+            if (!_stalled.Remove(target) && !_delayed.Remove(target)) return false;
         }
         Complete(target, SrbStatus.Aborted);
         return true;
@@ -204,6 +207,10 @@ public sealed class FaultFilter
         public void Run()
         {
             Timer?.Dispose();
+            lock (filter._stallLock)
+            {
+                if (!filter._delayed.Remove(srb)) return; // aborted while it waited: already completed ABORTED
+            }
             if (Volatile.Read(ref srb.State) != (int)SrbState.Outstanding)
             {
                 // The port completed it meanwhile (a reset): the filter lets go, as a late miniport completion.

@@ -155,6 +155,29 @@ public class FaultFilterTests
     }
 
     [Fact]
+    public async Task An_abort_of_a_delayed_request_completes_it_aborted_and_it_never_reaches_the_miniport()
+    {
+        await using var f = await PortFixture.StartAsync();
+        Lu(f).SetFaults([new FaultRule { Kind = FaultKind.Delay, Delay = TimeSpan.FromSeconds(1), Count = 1 }]);
+        var done = new Completions(f.Clock);
+        var calls = f.Miniport.StartIoCalls;
+        var srb = f.Read(handler: done);
+        f.Adapter.Submit(srb);
+        var abort = SrbPool.Shared.Rent();
+        abort.Function = SrbFunction.AbortCommand;
+        abort.Address = PortFixture.Lu0;
+        abort.AbortTarget = srb;
+        await f.Adapter.ExecuteAsync(abort);
+        Assert.Equal(SrbStatus.Aborted, srb.Status);
+        f.Advance(1_000);
+        Assert.Equal(1, done.Count);
+        Assert.Equal(calls, f.Miniport.StartIoCalls);
+        Assert.Empty(f.Events(StorageEventIds.ContractViolation));
+        abort.Release();
+        srb.Release();
+    }
+
+    [Fact]
     public async Task Clearing_faults_releases_stalled_requests_so_nothing_hangs()
     {
         await using var f = await PortFixture.StartAsync();
