@@ -157,7 +157,8 @@ public static class ServeRunner
             var size = lun.SizeBytes ?? host.Luns.FirstOrDefault(l => l.Settings == lun)?.Device.Geometry.SizeBytes ?? 0;
             var backend = lun.Backend == LunBackend.Ram ? (lun.Thin ? "sparse RAM disk" : "RAM disk") : $"file {lun.Path}";
             var flags = lun.ReadOnly ? ", read-only" : "";
-            text.AppendLine($"  LUN {lun.Number} of {lun.Target}: {SizeParser.Format(size)} {backend}, {lun.BlockSize}-byte blocks{flags}");
+            var shape = lun.Device == LunDevice.Dvd ? $"DVD drive, disc {backend}, 2048-byte sectors" : $"{backend}, {lun.BlockSize}-byte blocks";
+            text.AppendLine($"  LUN {lun.Number} of {lun.Target}: {SizeParser.Format(size)} {shape}{flags}");
         }
         if (host.IscsiEndpoints.Count > 0)
         {
@@ -168,7 +169,8 @@ public static class ServeRunner
             foreach (var lun in config.Luns)
             {
                 var url = $"iscsi://{portal}/{lun.Target}/{lun.Number}";
-                text.AppendLine($"  iscsi-readcapacity16 {url}");
+                // READ CAPACITY(16) is not an MMC command: a DVD answers iscsi-inq instead.
+                text.AppendLine(lun.Device == LunDevice.Dvd ? $"  iscsi-inq {url}" : $"  iscsi-readcapacity16 {url}");
                 text.AppendLine($"  qemu-img info {url}");
             }
             var chap = config.Targets.FirstOrDefault(t => t.Chap is not null);

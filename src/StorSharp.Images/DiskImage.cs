@@ -18,6 +18,10 @@ public static class DiskImage
     public static IReadOnlyList<IDiskImageFormat> Formats { get; } =
     [
         // Each format adds itself here, one line each.
+        Qcow2.Qcow2Format.Instance,
+        new Vhd.VhdFormat(),
+        new Vhdx.VhdxFormat(),
+        new Vmdk.VmdkFormat(),
     ];
 
     /// <summary>The format names accepted by <see cref="OpenAsync(string, string, DiskImageOpenOptions, CancellationToken)"/>: <c>auto</c>, <c>raw</c> and each format's name.</summary>
@@ -62,7 +66,11 @@ public static class DiskImage
         }
         foreach (var f in Formats)
             if (f.Probe(head.AsSpan(0, read), length)) return f;
-        return null;
+        if (length < Mapped.ITrailerProbe.TrailerLength) return null;
+        var tail = new byte[Mapped.ITrailerProbe.TrailerLength];
+        long tailOffset = (length - tail.Length) / 512 * 512;
+        if (await RandomAccess.ReadAsync(handle, tail, tailOffset, cancellationToken).ConfigureAwait(false) != tail.Length) return null;
+        return Formats.FirstOrDefault(f => f is Mapped.ITrailerProbe t && t.ProbeTrailer(tail, length));
     }
 
     private static ValueTask<IBlockDevice> OpenAsAsync(string path, IDiskImageFormat? format, DiskImageOpenOptions options, CancellationToken cancellationToken) =>

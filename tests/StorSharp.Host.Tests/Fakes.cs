@@ -114,8 +114,8 @@ internal sealed class FakeComponents
 
     public HostComponents Build() => new()
     {
-        OpenBlockDevice = lun => new FakeBlockDevice(lun, Journal),
-        CreateDiskMiniport = luns =>
+        OpenBlockDevice = (lun, _) => ValueTask.FromResult<IBlockDevice>(new FakeBlockDevice(lun, Journal)),
+        CreateMiniport = (_, luns) =>
         {
             Luns.AddRange(luns);
             return new VirtualMiniportRegistration { Name = "Fake", CreateMiniport = () => new EmptyMiniport(Journal) };

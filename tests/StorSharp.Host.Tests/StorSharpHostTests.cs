@@ -37,7 +37,7 @@ public sealed class StorSharpHostTests
             Assert.Equal(host.Luns[2], fakes.Nbd!.Exports[1].Lun);
             Assert.NotEqual(0, host.IscsiEndpoints[0].Port);
             Assert.NotEqual(0, host.NbdEndpoint!.Port);
-            Assert.Same(host.Adapter, fakes.Nbd.Adapter);
+            Assert.All(fakes.Nbd.Exports, e => Assert.Same(host.Adapters.Single(), e.Lun.Adapter));
         }
         // Stops in reverse: listeners, then the adapter, then the block devices (flushed, then closed).
         var j = fakes.Journal;
@@ -67,10 +67,83 @@ public sealed class StorSharpHostTests
     public async Task Backend_failure_names_the_lun()
     {
         var fakes = new FakeComponents();
-        var components = fakes.Build() with { OpenBlockDevice = _ => throw new IOException("disk on fire") };
+        var components = fakes.Build() with { OpenBlockDevice = (_, _) => throw new IOException("disk on fire") };
         var e = await Assert.ThrowsAsync<HostStartException>(() => StorSharpHost.StartAsync(TwoTargets(), components));
         Assert.Contains("LUN 0 of iqn.2026-11.io.storsharp:a", e.Message);
         Assert.Contains("disk on fire", e.Message);
+    }
+
+    private static StorSharpConfiguration OneImage(string path, string format = "auto") => ConfigurationLoader.Parse($$"""
+        eventLog: off
+        iscsi: off
+        nbd: off
+        targets:
+          - iqn: iqn.2026-11.io.storsharp:img
+        luns:
+          - { backend: image, path: "{{path}}", format: {{format}} }
+        """, "image.yaml");
+
+    [Fact]
+    public async Task Image_backend_serves_a_raw_image_through_the_disk_adapter()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "disk.raw");
+        var data = new byte[1 << 20];
+        Random.Shared.NextBytes(data);
+        await File.WriteAllBytesAsync(path, data);
+        await using var host = await StorSharpHost.StartAsync(OneImage(path), HostComponents.Default);
+        var lun = Assert.Single(host.Luns);
+        Assert.Equal(data.Length / 512, lun.Device.Geometry.BlockCount);
+        Assert.Equal(StorageBusType.FileBackedVirtual, Assert.Single(host.Adapters).Configuration.BusType);
+        var back = new byte[4096];
+        await lun.Device.ReadAsync(100, back);
+        Assert.Equal(data.AsSpan(100 * 512, 4096).ToArray(), back);
+    }
+
+    [Fact]
+    public async Task Dvd_device_serves_an_iso_through_its_own_optical_adapter()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "disc.iso");
+        var data = new byte[64 * 2048];
+        Random.Shared.NextBytes(data);
+        await File.WriteAllBytesAsync(path, data);
+        var config = ConfigurationLoader.Parse($$"""
+            eventLog: off
+            iscsi: off
+            nbd: off
+            targets:
+              - iqn: iqn.2026-11.io.storsharp:mixed
+            luns:
+              - { number: 0, size: 1M }
+              - { number: 1, device: dvd, backend: file, path: "{{path}}" }
+            """, "dvd.yaml");
+        Assert.True(config.Luns[1].ReadOnly);
+        await using var host = await StorSharpHost.StartAsync(config, HostComponents.Default);
+        Assert.Equal(2, host.Adapters.Count); // one adapter per device kind
+        var dvd = host.Luns.Single(l => l.Settings.Device == LunDevice.Dvd);
+        var srb = SrbPool.Shared.Rent();
+        srb.SetCdb([0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // READ CAPACITY(10)
+        srb.Address = dvd.Address;
+        srb.Direction = DataDirection.In;
+        srb.Data.Rent(8);
+        srb.DataTransferLength = 8;
+        await dvd.Adapter.ExecuteAsync(srb);
+        var capacity = new byte[8];
+        srb.Data.CopyTo(0, capacity);
+        srb.Release();
+        Assert.Equal(new byte[] { 0, 0, 0, 63, 0, 0, 0x08, 0 }, capacity); // last LBA 63, 2048-byte sectors
+    }
+
+    [Fact]
+    public async Task Image_that_cannot_open_names_the_lun_and_the_file()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "odd.raw");
+        await File.WriteAllBytesAsync(path, new byte[1000]);
+        var e = await Assert.ThrowsAsync<HostStartException>(() => StorSharpHost.StartAsync(OneImage(path, "raw"), HostComponents.Default));
+        Assert.Contains($"LUN 0 of iqn.2026-11.io.storsharp:img: cannot open the image {path}", e.Message);
+        Assert.Contains("not a whole number of 512-byte blocks", e.Message);
     }
 
     [Fact]

@@ -29,37 +29,39 @@ public interface INbdFrontEnd : IFrontEnd
 }
 
 /// <summary>A logical unit as composed by the host: its port address, its block device and its settings.</summary>
-/// <param name="Address">Where the LU sits on the adapter: bus 0, the target's index, the LU's index within the target.</param>
+/// <param name="Address">Where the LU sits on its adapter: bus 0, the target's index, the LU's index within the target.</param>
 /// <param name="Device">The block device (already wrapped in <c>CheckedBlockDevice</c>, which checks every range).</param>
-/// <param name="Settings">The LUN's configuration (number, product id, serial, flags).</param>
-public sealed record ComposedLun(ScsiAddress Address, IBlockDevice Device, LunSettings Settings);
+/// <param name="Settings">The LUN's configuration (number, device kind, product id, serial, flags).</param>
+public sealed record ComposedLun(ScsiAddress Address, IBlockDevice Device, LunSettings Settings)
+{
+    /// <summary>The adapter whose miniport serves the LU (one adapter per <see cref="LunSettings.Device"/> kind); set once that adapter has started.</summary>
+    public Adapter Adapter { get; internal set; } = null!;
+}
 
 /// <summary>What the NBD front end is built from.</summary>
 /// <param name="Listen">The address to listen on; null when only <see cref="INbdFrontEnd.ServeConnectionAsync"/> is used.</param>
 /// <param name="Exports">The exports, each with the LU it serves.</param>
-/// <param name="Adapter">The adapter whose LUs the exports address.</param>
 /// <param name="Events">The port's event log.</param>
-public sealed record NbdFrontEndSpec(IPEndPoint? Listen, IReadOnlyList<(NbdExportSettings Export, ComposedLun Lun)> Exports, Adapter Adapter, EventLog Events);
+public sealed record NbdFrontEndSpec(IPEndPoint? Listen, IReadOnlyList<(NbdExportSettings Export, ComposedLun Lun)> Exports, EventLog Events);
 
 /// <summary>What the iSCSI front end is built from.</summary>
 /// <param name="Portals">The addresses to listen on.</param>
 /// <param name="Targets">The targets, each with its LUs.</param>
-/// <param name="Adapter">The adapter whose LUs the targets address.</param>
 /// <param name="Events">The port's event log.</param>
-public sealed record IscsiFrontEndSpec(IReadOnlyList<IPEndPoint> Portals, IReadOnlyList<(TargetSettings Target, IReadOnlyList<ComposedLun> Luns)> Targets, Adapter Adapter, EventLog Events);
+public sealed record IscsiFrontEndSpec(IReadOnlyList<IPEndPoint> Portals, IReadOnlyList<(TargetSettings Target, IReadOnlyList<ComposedLun> Luns)> Targets, EventLog Events);
 
 /// <summary>
 /// The parts the host composes, as factories, so tests can replace any of them. <see cref="Default"/>
-/// builds the real ones: RAM / file block devices, the SCSI disk miniport, the NBD server and
-/// the iSCSI target.
+/// builds the real ones: the block devices of each backend, the miniport of each device kind, the NBD
+/// server and the iSCSI target.
 /// </summary>
 public sealed record HostComponents
 {
     /// <summary>Opens (or creates) the block device of a LUN. The factory wraps it in <c>CheckedBlockDevice</c>.</summary>
-    public required Func<LunSettings, IBlockDevice> OpenBlockDevice { get; init; }
+    public required Func<LunSettings, CancellationToken, ValueTask<IBlockDevice>> OpenBlockDevice { get; init; }
 
-    /// <summary>Makes the miniport registration that serves the LUs as SCSI disks.</summary>
-    public required Func<IReadOnlyList<ComposedLun>, VirtualMiniportRegistration> CreateDiskMiniport { get; init; }
+    /// <summary>Makes the registration of the miniport that serves the given LUs, all of one device kind; the host starts an adapter with it.</summary>
+    public required Func<LunDevice, IReadOnlyList<ComposedLun>, VirtualMiniportRegistration> CreateMiniport { get; init; }
 
     /// <summary>Makes the NBD front end; null when this build has none.</summary>
     public Func<NbdFrontEndSpec, INbdFrontEnd>? CreateNbd { get; init; }

@@ -9,7 +9,7 @@ internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
     private readonly IscsiTargetServer _server = new(new IscsiTargetOptions
     {
         Portals = spec.Portals,
-        Targets = [.. spec.Targets.Select(t => new IscsiTargetDefinition(t.Target.Iqn, [.. t.Luns.Select(l => new IscsiLun((ulong)l.Settings.Number, spec.Adapter, l.Address))])
+        Targets = [.. spec.Targets.Select(t => new IscsiTargetDefinition(t.Target.Iqn, [.. t.Luns.Select(l => new IscsiLun((ulong)l.Settings.Number, l.Adapter, l.Address))])
         {
             Alias = t.Target.Alias,
             AllowedInitiators = t.Target.Acl.Count == 0 ? null : t.Target.Acl,
@@ -22,17 +22,24 @@ internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
 
     public IReadOnlyList<IPEndPoint> LocalEndpoints => _server.LocalEndpoints;
 
+    private readonly StorSharp.Port.Adapter[] _adapters = [.. spec.Targets.SelectMany(t => t.Luns).Select(l => l.Adapter).Distinct()];
+    private readonly List<(StorSharp.Port.Adapter Adapter, Action<StorSharp.Port.ScsiAddress> Handler)> _dropHandlers = [];
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await _server.StartAsync(cancellationToken).ConfigureAwait(false);
-        spec.Adapter.ConnectionDropRequested += OnDropRequested;
+        // Fault injection's connection drop: close the connections to that LU.
+        foreach (var adapter in _adapters)
+        {
+            Action<StorSharp.Port.ScsiAddress> handler = address => _server.DropConnections(adapter, address);
+            adapter.ConnectionDropRequested += handler;
+            _dropHandlers.Add((adapter, handler));
+        }
     }
-
-    private void OnDropRequested(StorSharp.Port.ScsiAddress address) => _server.DropConnections(spec.Adapter, address);
 
     public ValueTask DisposeAsync()
     {
-        spec.Adapter.ConnectionDropRequested -= OnDropRequested;
+        foreach (var (adapter, handler) in _dropHandlers) adapter.ConnectionDropRequested -= handler;
         return _server.DisposeAsync();
     }
 }

@@ -10,7 +10,7 @@ internal sealed class NbdFrontEnd(NbdFrontEndSpec spec) : INbdFrontEnd
     private readonly NbdServer _server = new(new NbdServerOptions
     {
         Endpoint = spec.Listen ?? new IPEndPoint(IPAddress.Loopback, 0),
-        Exports = [.. spec.Exports.Select(e => new NbdExport(e.Export.Name, spec.Adapter, e.Lun.Address, e.Export.Description, e.Export.ReadOnly || e.Lun.Settings.ReadOnly))],
+        Exports = [.. spec.Exports.Select(e => new NbdExport(e.Export.Name, e.Lun.Adapter, e.Lun.Address, e.Export.Description, e.Export.ReadOnly || e.Lun.Settings.ReadOnly))],
     });
     private bool _listening;
 

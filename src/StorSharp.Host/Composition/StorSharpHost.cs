@@ -2,16 +2,17 @@ using System.Net;
 using System.Net.Sockets;
 using StorSharp.Block;
 using StorSharp.Host.Configuration;
+using StorSharp.Images;
 using StorSharp.Port;
 
 namespace StorSharp.Host;
 
 /// <summary>
-/// A running StorSharp server: the port, one adapter with the SCSI disk miniport serving every
-/// LUN, the block devices behind them, and the iSCSI and NBD front ends.
+/// A running StorSharp server: the port, one adapter per device kind in use (the SCSI disk miniport
+/// serves every disk LUN), the block devices behind them, and the iSCSI and NBD front ends.
 /// </summary>
 /// <remarks>
-/// Addressing: every LU is on bus 0; an iSCSI target is SCSI target id <c>i</c> (its index in
+/// Addressing: every LU is on bus 0 of its kind's adapter; an iSCSI target is SCSI target id <c>i</c> (its index in
 /// <see cref="StorSharpConfiguration.Targets"/>), and an LU's address LUN is its index within the
 /// target. The LUN number initiators see (<see cref="LunSettings.Number"/>, up to 16383) is the
 /// front end's business, so numbers above 255 work.
@@ -38,8 +39,8 @@ public sealed class StorSharpHost : IAsyncDisposable
     /// <summary>The port engine.</summary>
     public StoragePort Port { get; }
 
-    /// <summary>The adapter that holds every LU.</summary>
-    public Adapter Adapter { get; private set; } = null!;
+    /// <summary>The adapters, one per device kind in use, in the order of the kind's first LUN in the configuration.</summary>
+    public IReadOnlyList<Adapter> Adapters { get; private set; } = [];
 
     /// <summary>The LUs, in configuration order.</summary>
     public IReadOnlyList<ComposedLun> Luns { get; private set; } = [];
@@ -119,38 +120,45 @@ public sealed class StorSharpHost : IAsyncDisposable
             IBlockDevice device;
             try
             {
-                device = components.OpenBlockDevice(lun);
+                device = await components.OpenBlockDevice(lun, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or BlockDeviceException or ArgumentException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or BlockDeviceException or ArgumentException or DiskImageException)
             {
-                var what = lun.Backend == LunBackend.File ? lun.Path : $"a {lun.SizeBytes}-byte RAM disk";
-                throw new HostStartException($"LUN {lun.Number} of {lun.Target}: cannot open {what}: {e.Message}", e);
+                throw new HostStartException($"LUN {lun.Number} of {lun.Target}: cannot open {LunBackends.Describe(lun)}: {e.Message}", e);
             }
             _devices.Add(device);
             luns.Add(new ComposedLun(new ScsiAddress(0, targetId, index), device, lun));
         }
         Luns = luns;
 
-        // One adapter, the SCSI disk miniport serving every LU.
-        try
+        // One adapter per device kind, with the miniport that serves that kind.
+        var adapters = new List<Adapter>();
+        foreach (var kind in luns.GroupBy(l => l.Settings.Device))
         {
-            Adapter = await Port.AddAdapterAsync(components.CreateDiskMiniport(luns)).ConfigureAwait(false);
+            Adapter adapter;
+            try
+            {
+                adapter = await Port.AddAdapterAsync(components.CreateMiniport(kind.Key, [.. kind])).ConfigureAwait(false);
+            }
+            catch (AdapterStartException e)
+            {
+                throw new HostStartException($"the {kind.Key.ToString().ToLowerInvariant()} adapter did not start: {e.Message}", e);
+            }
+            adapters.Add(adapter);
+            foreach (var lun in kind) lun.Adapter = adapter;
         }
-        catch (AdapterStartException e)
-        {
-            throw new HostStartException($"the SCSI disk adapter did not start: {e.Message}", e);
-        }
+        Adapters = adapters;
 
         // Fault injection the configuration starts with (luns[].faults): the LU's request filter.
         foreach (var lun in luns)
-            if (lun.Settings.Faults.Count > 0) Adapter.GetLogicalUnit(lun.Address)?.SetFaults(lun.Settings.Faults);
+            if (lun.Settings.Faults.Count > 0) lun.Adapter.GetLogicalUnit(lun.Address)?.SetFaults(lun.Settings.Faults);
 
         // Front ends: iSCSI, then NBD.
         if (config.Iscsi.Enabled)
         {
             if (components.CreateIscsi is null) throw new HostStartException("this build has no iSCSI target; start with --iscsi off");
             var targets = config.Targets.Select(t => (t, (IReadOnlyList<ComposedLun>)[.. luns.Where(l => string.Equals(l.Settings.Target, t.Iqn, StringComparison.OrdinalIgnoreCase))])).ToList();
-            Iscsi = components.CreateIscsi(new IscsiFrontEndSpec(config.Iscsi.Portals, targets, Adapter, _events));
+            Iscsi = components.CreateIscsi(new IscsiFrontEndSpec(config.Iscsi.Portals, targets, _events));
             _frontEnds.Add(Iscsi);
             await StartFrontEndAsync(Iscsi, config.Iscsi.Portals, cancellationToken).ConfigureAwait(false);
         }
@@ -158,7 +166,7 @@ public sealed class StorSharpHost : IAsyncDisposable
         {
             if (components.CreateNbd is null) throw new HostStartException("this build has no NBD server; start with --nbd off");
             var exports = config.Nbd.Exports.Select(e => (e, luns.First(l => l.Settings.Number == e.Lun && string.Equals(l.Settings.Target, e.Target, StringComparison.OrdinalIgnoreCase)))).ToList();
-            Nbd = components.CreateNbd(new NbdFrontEndSpec(config.Nbd.Enabled ? config.Nbd.Listen : null, exports, Adapter, _events));
+            Nbd = components.CreateNbd(new NbdFrontEndSpec(config.Nbd.Enabled ? config.Nbd.Listen : null, exports, _events));
             _frontEnds.Add(Nbd);
             if (nbdListener is not null) await Nbd.AdoptListenerAsync(nbdListener, cancellationToken).ConfigureAwait(false);
             else if (config.Nbd.Enabled) await StartFrontEndAsync(Nbd, [config.Nbd.Listen], cancellationToken).ConfigureAwait(false);

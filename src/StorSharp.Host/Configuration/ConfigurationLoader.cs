@@ -228,7 +228,7 @@ internal sealed partial class ConfigurationBinder(string source)
     private LunSettings BindLun(ConfigNode node, string path)
     {
         var f = AsMapping(node, path) is { } map
-            ? Fields(map, path, "target", "number", "backend", "size", "path", "create", "blockSize", "thin", "readOnly", "removable", "productId", "serial", "faults")
+            ? Fields(map, path, "target", "number", "device", "backend", "format", "size", "path", "create", "blockSize", "thin", "readOnly", "removable", "productId", "serial", "faults")
             : [];
         var backend = LunBackend.Ram;
         if (f.TryGetValue("backend", out var b) && ScalarText(b, $"{path}.backend") is { } text)
@@ -237,7 +237,18 @@ internal sealed partial class ConfigurationBinder(string source)
             {
                 case "ram": backend = LunBackend.Ram; break;
                 case "file": backend = LunBackend.File; break;
-                default: Error(b, $"{path}.backend", $"'{text}' is not a backend; use ram or file"); break;
+                case "image": backend = LunBackend.Image; break;
+                default: Error(b, $"{path}.backend", $"'{text}' is not a backend; use ram, file or image"); break;
+            }
+        }
+        var device = LunDevice.Disk;
+        if (f.TryGetValue("device", out var d) && ScalarText(d, $"{path}.device") is { } kind)
+        {
+            switch (kind.ToLowerInvariant())
+            {
+                case "disk": device = LunDevice.Disk; break;
+                case "dvd": device = LunDevice.Dvd; break;
+                default: Error(d, $"{path}.device", $"'{kind}' is not a device kind; use disk or dvd"); break;
             }
         }
         var defaults = new LunSettings { Target = "" };
@@ -245,15 +256,17 @@ internal sealed partial class ConfigurationBinder(string source)
         {
             Target = String(f, "target", path) ?? "",
             Number = Int(f, "number", path) ?? 0,
+            Device = device,
             Backend = backend,
+            Format = String(f, "format", path) ?? defaults.Format,
             SizeBytes = Size(f, "size", path),
             Path = String(f, "path", path),
             Create = Bool(f, "create", path) ?? false,
             BlockSize = Int(f, "blockSize", path) ?? defaults.BlockSize,
             Thin = Bool(f, "thin", path) ?? defaults.Thin,
-            ReadOnly = Bool(f, "readOnly", path) ?? false,
-            Removable = Bool(f, "removable", path) ?? false,
-            ProductId = String(f, "productId", path) ?? defaults.ProductId,
+            ReadOnly = Bool(f, "readOnly", path) ?? device == LunDevice.Dvd,
+            Removable = Bool(f, "removable", path) ?? device == LunDevice.Dvd,
+            ProductId = String(f, "productId", path) ?? (device == LunDevice.Dvd ? "Virtual DVD-ROM" : defaults.ProductId),
             Serial = String(f, "serial", path),
             Faults = f.TryGetValue("faults", out var faults) ? BindFaults(faults, $"{path}.faults") : [],
         };

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
+using StorSharp.Images;
 
 namespace StorSharp.Host.Configuration;
 
@@ -122,6 +123,7 @@ internal static partial class ConfigurationValidator
             Check(lun.Number is >= 0 and <= MaxLunNumber, $"{path}.number", $"{lun.Number} is out of range; use 0 to {MaxLunNumber}");
             var blockOk = lun.BlockSize is 512 or 4096;
             Check(blockOk, $"{path}.blockSize", $"{lun.BlockSize} is not supported; use 512 or 4096");
+            if (lun.Device == LunDevice.Dvd) ValidateDvd(lun, path);
             ValidateBackend(lun, path, blockOk);
             Check(lun.ProductId.Length is >= 1 and <= 16 && IsPrintableAscii(lun.ProductId), $"{path}.productId", $"'{lun.ProductId}' must be 1 to 16 printable ASCII characters (INQUIRY PRODUCT IDENTIFICATION)");
             Check(lun.Serial is null || (lun.Serial.Length is >= 1 and <= 64 && IsPrintableAscii(lun.Serial) && !lun.Serial.Contains(' ')), $"{path}.serial", $"'{lun.Serial}' must be 1 to 64 printable ASCII characters without spaces (VPD page 80)");
@@ -140,13 +142,21 @@ internal static partial class ConfigurationValidator
                 Check(lun.SizeBytes is not null, $"{path}.size", "is required for a ram backend (for example 1G)");
                 Check(lun.Path is null, $"{path}.path", "is only for backend: file");
                 Check(!lun.Create, $"{path}.create", "is only for backend: file");
+                Check(lun.Format == "auto", $"{path}.format", "is only for backend: image");
                 return;
             }
+            var kind = lun.Backend == LunBackend.Image ? "an image" : "a file";
             if (string.IsNullOrWhiteSpace(lun.Path))
             {
-                errors.Add(at.Error($"{path}.path", "is required for a file backend"));
+                errors.Add(at.Error($"{path}.path", $"is required for {kind} backend"));
                 return;
             }
+            if (lun.Backend == LunBackend.Image)
+            {
+                ValidateImage(lun, path);
+                return;
+            }
+            Check(lun.Format == "auto", $"{path}.format", "is only for backend: image (a file backend is raw)");
             var full = Path.GetFullPath(lun.Path);
             if (Directory.Exists(full))
             {
@@ -168,6 +178,29 @@ internal static partial class ConfigurationValidator
                 errors.Add(at.Error($"{path}.path", $"{lun.Path} is empty; give a size to a new file with create: true, or use a file with data"));
             else if (blockOk && length % lun.BlockSize != 0)
                 errors.Add(at.Error($"{path}.path", $"{lun.Path} is {length} bytes, not a whole number of {lun.BlockSize}-byte blocks"));
+        }
+
+        // A DVD's disc is an ISO image (2048-byte sectors), read-only, removable.
+        void ValidateDvd(LunSettings lun, string path)
+        {
+            Check(lun.Backend is LunBackend.File or LunBackend.Image, $"{path}.backend", "a dvd's disc is an ISO image: use backend: file or image and its path");
+            Check(lun.ReadOnly, $"{path}.readOnly", "a dvd is read-only; leave readOnly out");
+            Check(lun.Removable, $"{path}.removable", "a dvd's disc is removable; leave removable out");
+            Check(!lun.Create, $"{path}.create", "a dvd serves an existing ISO image; make one with xorriso -as mkisofs");
+            Check(lun.BlockSize == 512, $"{path}.blockSize", "a dvd reads its image in 2048-byte sectors; leave blockSize out (512)");
+            if (lun.Path is { } file && File.Exists(file) && new FileInfo(file).Length < 2048)
+                errors.Add(at.Error($"{path}.path", $"{lun.Path} is smaller than one 2048-byte sector"));
+        }
+
+        void ValidateImage(LunSettings lun, string path)
+        {
+            Check(!lun.Create, $"{path}.create", "is only for backend: file; make images with qemu-img create");
+            Check(lun.SizeBytes is null, $"{path}.size", "is only for ram and file backends; an image has its own virtual size");
+            if (!DiskImage.FormatNames.Contains(lun.Format))
+                errors.Add(at.Error($"{path}.format", $"'{lun.Format}' is not an image format; use {string.Join(", ", DiskImage.FormatNames)}"));
+            var full = Path.GetFullPath(lun.Path!);
+            if (Directory.Exists(full)) errors.Add(at.Error($"{path}.path", $"{lun.Path} is a directory; name an image file"));
+            else if (!File.Exists(full)) errors.Add(at.Error($"{path}.path", $"{lun.Path} does not exist"));
         }
 
         // NBD exports.

@@ -165,8 +165,19 @@ public enum LunBackend
 {
     /// <summary>Memory, allocated as written (sparse).</summary>
     Ram,
-    /// <summary>A file on the host's file system.</summary>
+    /// <summary>A file on the host's file system, served byte for byte.</summary>
     File,
+    /// <summary>A disk image file (raw, qcow2, VHD, VHDX, VMDK), its format recognised or named by <see cref="LunSettings.Format"/>.</summary>
+    Image,
+}
+
+/// <summary>The kind of device a LUN presents, and so the miniport (and adapter) that serves it.</summary>
+public enum LunDevice
+{
+    /// <summary>A SCSI direct-access disk (SPC-4 / SBC-4), served by the SCSI disk miniport.</summary>
+    Disk,
+    /// <summary>A read-only CD/DVD drive (MMC-6) whose disc is the backend's ISO image, served by the optical miniport.</summary>
+    Dvd,
 }
 
 /// <summary>A logical unit: its address, its backend and what it reports (INQUIRY, VPD).</summary>
@@ -181,10 +192,16 @@ public sealed record LunSettings
     /// <summary>The backend.</summary>
     public LunBackend Backend { get; init; } = LunBackend.Ram;
 
+    /// <summary>The kind of device the LUN presents (the miniport that serves it).</summary>
+    public LunDevice Device { get; init; } = LunDevice.Disk;
+
+    /// <summary>The image format of an <see cref="LunBackend.Image"/> backend: <c>auto</c> (recognised from the file) or a format name.</summary>
+    public string Format { get; init; } = "auto";
+
     /// <summary>The size in bytes; null for a file backend that takes the size of an existing file.</summary>
     public long? SizeBytes { get; init; }
 
-    /// <summary>The file of a file backend.</summary>
+    /// <summary>The file of a file or image backend.</summary>
     public string? Path { get; init; }
 
     /// <summary>Create the file (with <see cref="SizeBytes"/>) when it does not exist.</summary>

@@ -10,8 +10,6 @@ internal sealed class ManagementContext(StorSharpHost host)
 {
     public StorSharpHost Host { get; } = host;
 
-    public Adapter Adapter => Host.Adapter;
-
     /// <summary>The LUN named by the route's <c>{target}</c> (IQN) and <c>{lun}</c> (number), with its port LU.</summary>
     public (ComposedLun Lun, LogicalUnit Unit) FindLun(HttpContext http)
     {
@@ -21,8 +19,8 @@ internal sealed class ManagementContext(StorSharpHost host)
             throw ManagementException.BadArgument("lun", $"'{text}' is not a LUN number");
         var lun = Host.Luns.FirstOrDefault(l => l.Settings.Number == number && string.Equals(l.Settings.Target, target, StringComparison.OrdinalIgnoreCase))
             ?? throw ManagementException.NotFound("target", $"there is no LUN {number} behind target '{target}'; GET /v1/luns lists them");
-        var unit = Adapter.GetLogicalUnit(lun.Address)
-            ?? throw new ManagementException(StatusCodes.Status409Conflict, $"LUN {number} of {target} is not present on {Adapter.DeviceName}", "lun");
+        var unit = lun.Adapter.GetLogicalUnit(lun.Address)
+            ?? throw new ManagementException(StatusCodes.Status409Conflict, $"LUN {number} of {target} is not present on {lun.Adapter.DeviceName}", "lun");
         return (lun, unit);
     }
 
@@ -75,12 +73,14 @@ internal sealed class ManagementContext(StorSharpHost host)
     /// <summary>An LU as the API shows it.</summary>
     public object Describe(ComposedLun lun)
     {
-        var unit = Adapter.GetLogicalUnit(lun.Address);
+        var unit = lun.Adapter.GetLogicalUnit(lun.Address);
         var counters = unit?.Counters ?? default;
         return new
         {
             target = lun.Settings.Target,
             lun = lun.Settings.Number,
+            adapter = lun.Adapter.Number,
+            device = lun.Settings.Device.ToString().ToLowerInvariant(),
             address = lun.Address.ToString(),
             state = unit is null ? "absent" : unit.IsRemoved ? "removed" : unit.IsResetting ? "resetting" : unit.IsPaused ? "paused" : "ready",
             sizeBytes = lun.Device.Geometry.SizeBytes,

@@ -32,7 +32,11 @@ internal sealed class DiskUnit
             throw new ArgumentException($"The NAA identifier of {Address} is {NaaIdentifier.Length} bytes; it must be 8 or 16.");
         Mode = new ModeParameters(options.DescriptorSense);
         Nexuses = new NexusTable(options.PowerOnUnitAttention);
+        DeviceState = miniport.Model.AttachUnit?.Invoke(this);
     }
+
+    /// <summary>State the device type keeps for this LU (<see cref="ScsiDeviceModel.AttachUnit"/>); null for a disk.</summary>
+    public object? DeviceState { get; }
 
     /// <summary>A stand-in for a LUN that is not defined on a target that exists (SPC-4 §6.6.2: peripheral qualifier 011b).</summary>
     public DiskUnit(ScsiDiskMiniport miniport, ScsiAddress address)
@@ -167,6 +171,9 @@ internal sealed class DiskUnit
 
     /// <summary>False after START STOP UNIT ejected the medium of a removable LU.</summary>
     public volatile bool MediumPresent = true;
+
+    /// <summary>With no medium: true when the tray (or door) is closed, so NOT READY reports MEDIUM NOT PRESENT - TRAY CLOSED rather than TRAY OPEN.</summary>
+    public volatile bool TrayClosed;
 
     private readonly HashSet<long> _preventing = [];
 

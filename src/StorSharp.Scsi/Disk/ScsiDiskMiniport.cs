@@ -29,8 +29,15 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
     /// <param name="options">Adapter-wide settings; defaults when null.</param>
     /// <exception cref="ArgumentException">Two disks share an address, or a definition is malformed.</exception>
     public ScsiDiskMiniport(IEnumerable<ScsiDiskDefinition> disks, ScsiDiskMiniportOptions? options = null)
+        : this(disks, options, ScsiDeviceModel.Disk)
+    {
+    }
+
+    /// <summary>Creates the miniport for LUs of another device type (<paramref name="model"/>) on the same machinery.</summary>
+    internal ScsiDiskMiniport(IEnumerable<ScsiDiskDefinition> disks, ScsiDiskMiniportOptions? options, ScsiDeviceModel model)
     {
         ArgumentNullException.ThrowIfNull(disks);
+        Model = model;
         Options = options ?? new ScsiDiskMiniportOptions();
         var units = new Dictionary<ScsiAddress, DiskUnit>();
         foreach (var d in disks)
@@ -71,6 +78,9 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
 
     /// <summary>The settings.</summary>
     public ScsiDiskMiniportOptions Options { get; }
+
+    /// <summary>The device type served: the disk's, or the one another device type's miniport chose.</summary>
+    internal ScsiDeviceModel Model { get; }
 
     /// <summary>The LUs served.</summary>
     public IReadOnlyList<ScsiDiskDefinition> Disks { get; }
@@ -152,7 +162,10 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
     }
 
     /// <inheritdoc/>
-    public void FreeAdapterResources() { }
+    public void FreeAdapterResources()
+    {
+        if (Model.DetachUnit is { } detach) foreach (var unit in _units.Values) detach(unit);
+    }
 
     // ------------------------------------------------------------------ I/O
 
@@ -238,12 +251,13 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
     private static void Dispatch(ScsiTask task)
     {
         var cdb = task.Cdb;
-        var lookup = Commands.Find(cdb, out var command);
+        var table = task.Unit.Miniport.Model.Commands;
+        var lookup = table.Find(cdb, out var command);
         if (lookup == CommandLookup.Found && !command!.IsAvailableOn(task.Unit))
         {
             // A service action this LU lacks (BLOCK ERASE on a thick LU) of an opcode it has is an
             // unknown service action (INVALID FIELD IN CDB); otherwise the opcode is unknown.
-            lookup = command.ServiceAction is not null && Commands.AnyServiceActionAvailable(command.Opcode, task.Unit)
+            lookup = command.ServiceAction is not null && table.AnyServiceActionAvailable(command.Opcode, task.Unit)
                 ? CommandLookup.UnknownServiceAction : CommandLookup.UnknownOpcode;
         }
         var flags = lookup == CommandLookup.Found ? command!.Flags : ScsiCommandFlags.None;
@@ -308,8 +322,8 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
         }
         if ((flags & ScsiCommandFlags.NeedsMedium) != 0 && !unit.MediumPresent)
         {
-            // SBC-4 §4.19: without medium (ejected by START STOP UNIT), medium access is NOT READY.
-            task.CompleteCheckCondition(SenseCodes.MediumNotPresentTrayOpen);
+            // SBC-4 §4.19 / MMC-6 §4.1.6: without medium (ejected by START STOP UNIT), medium access is NOT READY.
+            task.CompleteCheckCondition(unit.TrayClosed ? SenseCodes.MediumNotPresentTrayClosed : SenseCodes.MediumNotPresentTrayOpen);
             return;
         }
         if (unit.SanitizeFailed && (flags & ScsiCommandFlags.NeedsMedium) != 0 && command.Opcode != ScsiOpcodes.Sanitize)

@@ -24,6 +24,9 @@ public static class SenseCodes
     /// <summary>NOT READY, MEDIUM NOT PRESENT (3A/00).</summary>
     public static readonly SenseCode MediumNotPresent = new(SenseKey.NotReady, 0x3A, 0x00);
 
+    /// <summary>NOT READY, MEDIUM NOT PRESENT - TRAY CLOSED (3A/01).</summary>
+    public static readonly SenseCode MediumNotPresentTrayClosed = new(SenseKey.NotReady, 0x3A, 0x01);
+
     /// <summary>NOT READY, MEDIUM NOT PRESENT - TRAY OPEN (3A/02).</summary>
     public static readonly SenseCode MediumNotPresentTrayOpen = new(SenseKey.NotReady, 0x3A, 0x02);
 
@@ -68,6 +71,12 @@ public static class SenseCodes
 
     /// <summary>ILLEGAL REQUEST, INSUFFICIENT REGISTRATION RESOURCES (55/04).</summary>
     public static readonly SenseCode InsufficientRegistrationResources = new(SenseKey.IllegalRequest, 0x55, 0x04);
+
+    /// <summary>ILLEGAL REQUEST, CANNOT READ MEDIUM - INCOMPATIBLE FORMAT (30/02): a CD command (READ CD) on other media (MMC-6).</summary>
+    public static readonly SenseCode CannotReadMediumIncompatibleFormat = new(SenseKey.IllegalRequest, 0x30, 0x02);
+
+    /// <summary>ILLEGAL REQUEST, ILLEGAL MODE FOR THIS TRACK (64/00): a READ CD sector type the track does not have (MMC-6).</summary>
+    public static readonly SenseCode IllegalModeForThisTrack = new(SenseKey.IllegalRequest, 0x64, 0x00);
 
     /// <summary>DATA PROTECT, WRITE PROTECTED (27/00).</summary>
     public static readonly SenseCode WriteProtected = new(SenseKey.DataProtect, 0x27, 0x00);

@@ -52,7 +52,7 @@ public sealed class ManagementApiTests : IAsyncLifetime
         return (response.StatusCode, JsonDocument.Parse(text.Length == 0 ? "{}" : text).RootElement.Clone());
     }
 
-    private LogicalUnit Unit(int index) => _host.Adapter.GetLogicalUnit(_host.Luns[index].Address)!;
+    private LogicalUnit Unit(int index) => _host.Luns[index].Adapter.GetLogicalUnit(_host.Luns[index].Address)!;
 
     [Fact]
     public async Task The_state_file_holds_the_url_and_token_and_only_its_owner_can_read_it()
@@ -161,7 +161,7 @@ public sealed class ManagementApiTests : IAsyncLifetime
         var srb = SrbPool.Shared.Rent();
         srb.Address = _host.Luns[0].Address;
         var cdb = srb.InitCdb(6); // TEST UNIT READY
-        var task = _host.Adapter.ExecuteAsync(srb).AsTask();
+        var task = _host.Adapters[0].ExecuteAsync(srb).AsTask();
         await Task.Delay(200);
         Assert.False(task.IsCompleted);
         Assert.Equal(1, Unit(0).PendingCount);
@@ -210,19 +210,19 @@ public sealed class ManagementApiTests : IAsyncLifetime
     {
         var (status, json) = await Send(HttpMethod.Post, "v1/adapters/0/link-down", """{"seconds":0.5}""");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.True(_host.Adapter.IsLinkDown);
+        Assert.True(_host.Adapters[0].IsLinkDown);
         (status, json) = await Send(HttpMethod.Post, "v1/adapters/0/link-down", """{"seconds":1}""");
         Assert.Equal(HttpStatusCode.Conflict, status);
         var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (_host.Adapter.IsLinkDown && DateTime.UtcNow < deadline) await Task.Delay(50);
-        Assert.False(_host.Adapter.IsLinkDown);
+        while (_host.Adapters[0].IsLinkDown && DateTime.UtcNow < deadline) await Task.Delay(50);
+        Assert.False(_host.Adapters[0].IsLinkDown);
         Assert.Single(_host.Port.Events.WithId(StorageEventIds.LinkUp));
 
         (status, json) = await Send(HttpMethod.Post, "v1/adapters/0/link-down", "{}");
         Assert.Equal((HttpStatusCode.BadRequest, "seconds"), (status, json.GetProperty("field").GetString()));
         (status, json) = await Send(HttpMethod.Post, "v1/adapters/9/link-down", """{"seconds":1}""");
         Assert.Equal((HttpStatusCode.NotFound, "adapter"), (status, json.GetProperty("field").GetString()));
-        Assert.False(_host.Adapter.IsLinkDown);
+        Assert.False(_host.Adapters[0].IsLinkDown);
     }
 
     [Fact]

@@ -26,7 +26,7 @@ internal sealed class ListAdapters : IManagementOperation
                 {
                     targetId = t.Key,
                     iqn = t.Key < iqns.Length ? iqns[t.Key] : null,
-                    luns = t.Select(u => host.Luns.FirstOrDefault(l => l.Address == u.Address) is { } lun
+                    luns = t.Select(u => host.Luns.FirstOrDefault(l => ReferenceEquals(l.Adapter, a) && l.Address == u.Address) is { } lun
                         ? context.Describe(lun)
                         : new { address = u.Address.ToString(), state = u.IsRemoved ? "removed" : "ready" }).ToArray(),
                 }).ToArray(),

@@ -19,10 +19,10 @@ internal sealed class PauseLun : IManagementOperation
         var body = await ManagementContext.ReadObjectAsync(http).ConfigureAwait(false);
         ManagementContext.OnlyFields(body, "seconds");
         var seconds = ManagementContext.Number(body, "seconds", 0.001, 86400) ?? 3600;
-        context.Adapter.Services.PauseDevice(unit.Address, TimeSpan.FromSeconds(seconds));
-        context.Adapter.Events.Write(new StorageEvent(StorageEventIds.DevicePaused, context.Adapter.Time.GetUtcNow(), EventLevel.Information,
-            context.Adapter.Registration.Name, context.Adapter.DeviceName,
-            $"Device {unit.Address} on {context.Adapter.DeviceName} was paused for up to {seconds:0.###} s by management.",
+        unit.Adapter.Services.PauseDevice(unit.Address, TimeSpan.FromSeconds(seconds));
+        unit.Adapter.Events.Write(new StorageEvent(StorageEventIds.DevicePaused, unit.Adapter.Time.GetUtcNow(), EventLevel.Information,
+            unit.Adapter.Registration.Name, unit.Adapter.DeviceName,
+            $"Device {unit.Address} on {unit.Adapter.DeviceName} was paused for up to {seconds:0.###} s by management.",
             new Dictionary<string, string> { ["Address"] = unit.Address.ToString(), ["Seconds"] = seconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) }));
         return Results.Json(context.Describe(lun));
     }

@@ -13,10 +13,10 @@ internal sealed class ResumeLun : IManagementOperation
     {
         var (lun, unit) = context.FindLun(http);
         ManagementContext.OnlyFields(await ManagementContext.ReadObjectAsync(http).ConfigureAwait(false));
-        context.Adapter.Services.ResumeDevice(unit.Address);
-        context.Adapter.Events.Write(new StorageEvent(StorageEventIds.DeviceResumed, context.Adapter.Time.GetUtcNow(), EventLevel.Information,
-            context.Adapter.Registration.Name, context.Adapter.DeviceName,
-            $"Device {unit.Address} on {context.Adapter.DeviceName} was resumed by management.",
+        unit.Adapter.Services.ResumeDevice(unit.Address);
+        unit.Adapter.Events.Write(new StorageEvent(StorageEventIds.DeviceResumed, unit.Adapter.Time.GetUtcNow(), EventLevel.Information,
+            unit.Adapter.Registration.Name, unit.Adapter.DeviceName,
+            $"Device {unit.Address} on {unit.Adapter.DeviceName} was resumed by management.",
             new Dictionary<string, string> { ["Address"] = unit.Address.ToString() }));
         return Results.Json(context.Describe(lun));
     }

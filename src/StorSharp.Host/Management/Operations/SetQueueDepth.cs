@@ -15,7 +15,7 @@ internal sealed class SetQueueDepth : IManagementOperation
         ManagementContext.OnlyFields(body, "depth");
         var depth = ManagementContext.Number(body, "depth", 1, 255) ?? throw ManagementException.BadArgument("depth", "is required (1 to 255)");
         if (depth != Math.Floor(depth)) throw ManagementException.BadArgument("depth", $"is {depth}; it must be a whole number");
-        context.Adapter.Services.SetDeviceQueueDepth(unit.Address, (int)depth);
+        unit.Adapter.Services.SetDeviceQueueDepth(unit.Address, (int)depth);
         return Results.Json(context.Describe(lun));
     }
 }

@@ -44,8 +44,8 @@ internal static class InquiryCommand
         task.CompleteDataIn(vpd[..length], allocation);
     }
 
-    /// <summary>PERIPHERAL QUALIFIER and DEVICE TYPE: 000b/00h for a disk, 011b/1Fh for a LUN that is not there.</summary>
-    public static byte PeripheralByte(DiskUnit unit) => unit.Present ? (byte)0x00 : (byte)0x7F;
+    /// <summary>PERIPHERAL QUALIFIER and DEVICE TYPE: 000b and the device type's code (00h disk, 05h CD/DVD), 011b/1Fh for a LUN that is not there.</summary>
+    public static byte PeripheralByte(DiskUnit unit) => unit.Present ? unit.Miniport.Model.PeripheralDeviceType : (byte)0x7F;
 
     /// <summary>Standard INQUIRY data (SPC-4 §6.6.2, table 142).</summary>
     public static void WriteStandard(DiskUnit unit, Span<byte> d)
@@ -57,15 +57,15 @@ internal static class InquiryCommand
         d[2] = 0x06;                      // VERSION: SPC-4
         d[3] = 0x10 | 0x02;               // HISUP, RESPONSE DATA FORMAT 2
         d[4] = (byte)(d.Length - 5);      // ADDITIONAL LENGTH
-        if (unit.Present) d[5] = 0x08;    // 3PC: a copy manager (EXTENDED COPY) is addressable through this LU
+        if (unit.Present && unit.Miniport.Model.CopyManager) d[5] = 0x08; // 3PC: a copy manager (EXTENDED COPY) is addressable through this LU
         d[7] = 0x02;                      // CMDQUE: full task management model
         Ascii(d.Slice(8, 8), def?.VendorId ?? "StorShrp");
         Ascii(d.Slice(16, 16), def?.ProductId ?? "");
         Ascii(d.Slice(32, 4), def?.ProductRevision ?? "");
-        // Version descriptors (SPC-4 §6.6.2, table 144): SAM-5, SPC-4, SBC-3.
+        // Version descriptors (SPC-4 §6.6.2, table 144): SAM-5, SPC-4, then the command set (SBC-3, MMC-6).
         BinaryPrimitives.WriteUInt16BigEndian(d[58..], 0x00A0);
         BinaryPrimitives.WriteUInt16BigEndian(d[60..], 0x0460);
-        BinaryPrimitives.WriteUInt16BigEndian(d[62..], 0x04C0);
+        BinaryPrimitives.WriteUInt16BigEndian(d[62..], unit.Miniport.Model.CommandSetVersionDescriptor);
     }
 
     /// <summary>Left-aligned ASCII padded with spaces (SPC-4 §4.4.1), truncated to the field.</summary>

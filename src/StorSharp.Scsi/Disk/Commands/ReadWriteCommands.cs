@@ -32,9 +32,11 @@ internal static class ReadWriteCommands
             ReservationAccess.Write, ScsiCommandFlags.NeedsMedium | ScsiCommandFlags.Writes, Write),
     ];
 
-    private static void Read(ScsiTask task) => Transfer(task, write: false);
+    /// <summary>The READ handler: range check, then the block I/O engine (shared with other device types' READ commands).</summary>
+    internal static void Read(ScsiTask task) => Transfer(task, write: false);
 
-    private static void Write(ScsiTask task) => Transfer(task, write: true);
+    /// <summary>The WRITE handler.</summary>
+    internal static void Write(ScsiTask task) => Transfer(task, write: true);
 
     private static void Transfer(ScsiTask task, bool write)
     {

@@ -45,6 +45,7 @@ internal static class VpdPages
     public static VpdPageBuilder? Find(byte code, DiskUnit unit)
     {
         if (!unit.Present) return code == 0x00 ? AbsentSupportedPages : null;
+        if (unit.Miniport.Model.VpdPageCodes is { } allowed && Array.IndexOf(allowed, code) < 0) return null;
         foreach (var (c, build) in s_pages) if (c == code) return build;
         return null;
     }
@@ -53,7 +54,8 @@ internal static class VpdPages
     private static int SupportedPages(ScsiTask task, Span<byte> page)
     {
         int n = 4;
-        foreach (var (code, _) in s_pages) page[n++] = code;
+        var allowed = task.Unit.Miniport.Model.VpdPageCodes;
+        foreach (var (code, _) in s_pages) if (allowed is null || Array.IndexOf(allowed, code) >= 0) page[n++] = code;
         return n;
     }
 

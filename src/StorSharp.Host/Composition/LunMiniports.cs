@@ -1,0 +1,45 @@
+using StorSharp.Host.Configuration;
+using StorSharp.Optical;
+using StorSharp.Port;
+using StorSharp.Scsi;
+
+namespace StorSharp.Host;
+
+/// <summary>
+/// Makes the miniport registration for each kind of device (<see cref="LunSettings.Device"/>): the
+/// host starts one adapter per kind in use, each with the miniport that serves those LUs, as
+/// Storport loads one miniport per adapter.
+/// </summary>
+internal static class LunMiniports
+{
+    /// <summary>The registration of the miniport that serves <paramref name="luns"/>, all of kind <paramref name="device"/>.</summary>
+    public static VirtualMiniportRegistration Create(LunDevice device, IReadOnlyList<ComposedLun> luns) => device switch
+    {
+        LunDevice.Disk => Disk(luns),
+        LunDevice.Dvd => Dvd(luns),
+        _ => throw new ArgumentOutOfRangeException(nameof(device), device, "unknown device kind"),
+    };
+
+    private static VirtualMiniportRegistration Disk(IReadOnlyList<ComposedLun> luns) => ScsiDiskMiniport.CreateRegistration(
+        luns.Select(l => new ScsiDiskDefinition(l.Address, l.Device)
+        {
+            ProductId = l.Settings.ProductId,
+            SerialNumber = l.Settings.EffectiveSerial,
+            Removable = l.Settings.Removable,
+            ReadOnly = l.Settings.ReadOnly,
+        }),
+        new ScsiDiskMiniportOptions { BusType = BusType(luns) });
+
+    /// <summary>CD/DVD drives, each loaded with its backend's image as the disc (the drive's profile follows the image's size).</summary>
+    private static VirtualMiniportRegistration Dvd(IReadOnlyList<ComposedLun> luns) => OpticalMiniport.CreateRegistration(
+        luns.Select(l => new OpticalDriveDefinition(l.Address, new OpticalDrive(new OpticalDisc(l.Device)))
+        {
+            ProductId = l.Settings.ProductId,
+            SerialNumber = l.Settings.EffectiveSerial,
+        }),
+        new ScsiDiskMiniportOptions { BusType = BusType(luns) });
+
+    /// <summary>FileBackedVirtual when any LU is stored in a file, else Virtual (Storport STORAGE_BUS_TYPE).</summary>
+    private static StorageBusType BusType(IReadOnlyList<ComposedLun> luns) =>
+        luns.Any(l => l.Settings.Backend is LunBackend.File or LunBackend.Image) ? StorageBusType.FileBackedVirtual : StorageBusType.Virtual;
+}
