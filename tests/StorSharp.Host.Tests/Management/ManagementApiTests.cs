@@ -254,6 +254,40 @@ public sealed class ManagementApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task History_needs_a_persisted_event_log()
+    {
+        var (status, json) = await Send(HttpMethod.Get, "v1/events?history=true");
+        Assert.Equal((HttpStatusCode.BadRequest, "history"), (status, json.GetProperty("field").GetString()));
+    }
+
+    [Fact]
+    public async Task History_serves_events_of_earlier_runs_from_the_json_lines_file()
+    {
+        using var dir = new TempDir();
+        var log = dir.File("events.jsonl");
+        using (var earlier = new EventLog(log))
+            earlier.Write(new StorageEvent(StorageEventIds.ResetToDevice, DateTimeOffset.UtcNow.AddDays(-1), EventLevel.Warning, "ScsiDisk", "RaidPort0", "Reset to device, RaidPort0, was issued.", new Dictionary<string, string>()));
+        var config = ConfigurationLoader.Parse($$"""
+            eventLog: {{log}}
+            iscsi: { portals: [ "127.0.0.1:0" ] }
+            nbd: off
+            management: { stateFile: {{dir.File("m.json")}} }
+            targets: [ { iqn: {{Iqn}} } ]
+            luns: [ { size: 1M } ]
+            """, "h.yaml");
+        await using var host = await StorSharpHost.StartAsync(config);
+        using var client = new HttpClient { BaseAddress = host.Management!.Url };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", host.Management.Token);
+        var (status, json) = await Send(HttpMethod.Get, "v1/events?history=true", client: client);
+        Assert.Equal(HttpStatusCode.OK, status);
+        var ids = json.GetProperty("events").EnumerateArray().Select(e => e.GetProperty("id").GetInt32()).ToList();
+        Assert.Equal(StorageEventIds.ResetToDevice, ids[0]); // the earlier run's event comes first
+        Assert.Contains(StorageEventIds.AdapterStarted, ids);
+        (status, json) = await Send(HttpMethod.Get, "v1/events", client: client);
+        Assert.DoesNotContain(json.GetProperty("events").EnumerateArray(), e => e.GetProperty("id").GetInt32() == StorageEventIds.ResetToDevice);
+    }
+
+    [Fact]
     public async Task An_unknown_operation_gets_404_listing_the_operations()
     {
         var (status, json) = await Send(HttpMethod.Get, "v1/nothing");

@@ -6,8 +6,8 @@ using StorSharp.Port;
 namespace StorSharp.Host.Management;
 
 /// <summary>
-/// <c>GET /v1/events?last=N&amp;follow=true</c>: the event log since the server started (newest
-/// <c>last</c> only, when given). With <c>follow=true</c> the answer is a server-sent event stream
+/// <c>GET /v1/events?last=N&amp;follow=true&amp;history=true</c>: the event log since the server started (newest
+/// <c>last</c> only, when given); with <c>history=true</c>, the persisted JSON-lines file, earlier runs included. With <c>follow=true</c> the answer is a server-sent event stream
 /// (<c>text/event-stream</c>): the events so far, then each new one as it is logged, until the
 /// client disconnects.
 /// </summary>
@@ -30,10 +30,16 @@ internal sealed class GetEvents : IManagementOperation
         bool follow = false;
         if (query.TryGetValue("follow", out var followText) && !bool.TryParse(followText, out follow))
             throw ManagementException.BadArgument("follow", $"'{followText}' is not true or false");
+        bool history = false;
+        if (query.TryGetValue("history", out var historyText) && !bool.TryParse(historyText, out history))
+            throw ManagementException.BadArgument("history", $"'{historyText}' is not true or false");
         var log = context.Host.Port.Events;
+        if (history && log.FilePath is null)
+            throw ManagementException.BadArgument("history", "the server keeps events in memory only (eventLog: off); there is no history from earlier runs");
         if (!follow)
         {
-            var all = log.Snapshot();
+            // history=true: the JSON-lines file, which holds earlier runs too; otherwise this run's events in memory.
+            var all = history ? StorSharp.Port.EventLog.ReadFile(log.FilePath!) : log.Snapshot();
             var shown = last is { } l ? all.Skip(Math.Max(0, all.Count - l)) : all;
             return Results.Json(new { events = shown.ToArray() }, Json);
         }
