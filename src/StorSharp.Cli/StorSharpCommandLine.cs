@@ -44,8 +44,9 @@ public static class StorSharpCommandLine
         });
         root.Add(VersionCommand());
         root.Add(ServeCommand(components, handleSignals, cancellationToken));
-        root.Add(EventsCommand());
+        root.Add(EventsCommand(cancellationToken));
         root.Add(TraceCommand.Create());
+        foreach (var command in ManagementCommandLine.Commands(cancellationToken)) root.Add(command);
         return root;
     }
 
@@ -87,12 +88,13 @@ public static class StorSharpCommandLine
         var file = new Option<string>("--file") { Description = "Back the default disk with this file; a missing file is created sparse with --size.", HelpName = "PATH" };
         var readOnly = new Option<bool>("--read-only") { Description = "Serve the default disk write-protected." };
         var eventLog = new Option<string>("--event-log") { Description = "Append events (JSON lines) to this file, or off. Default: ~/.local/state/storsharp/events.jsonl.", HelpName = "FILE|off" };
+        var management = new Option<string>("--management") { Description = "Where the management API listens (loopback), or off. Default: 127.0.0.1 on a free port, written with the token to ~/.local/state/storsharp/management.json.", HelpName = "ADDR:PORT|off" };
         var nbdStdio = new Option<bool>("--nbd-stdio") { Description = "Serve one NBD connection on standard input/output and exit, with no listeners (for clients that run the server as a command on a pipe, like libnbd's connect_command)." };
         var trace = new Option<string>("--trace") { Description = "Record a trace of every request and port event into FILE (read it with 'storsharp trace report FILE').", HelpName = "FILE" };
         var traceMaxSize = new Option<string>("--trace-max-size") { Description = "The most bytes the trace may hold; later requests are dropped and counted. Default: 512M.", HelpName = "SIZE" };
         var command = new Command("serve", "Serve virtual disks over iSCSI and NBD until SIGINT or SIGTERM.")
         {
-            config, iscsi, nbd, size, blockSize, file, readOnly, eventLog, nbdStdio, trace, traceMaxSize,
+            config, iscsi, nbd, size, blockSize, file, readOnly, eventLog, management, nbdStdio, trace, traceMaxSize,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -107,6 +109,7 @@ public static class StorSharpCommandLine
                 ReadOnly = parse.GetValue(readOnly),
                 EventLog = parse.GetValue(eventLog),
                 NbdStdio = parse.GetValue(nbdStdio),
+                Management = parse.GetValue(management),
                 Trace = parse.GetValue(trace),
                 TraceMaxSize = parse.GetValue(traceMaxSize),
             };
@@ -117,15 +120,22 @@ public static class StorSharpCommandLine
         return command;
     }
 
-    private static Command EventsCommand()
+    private static Command EventsCommand(CancellationToken cancellationToken)
     {
+        var follow = new Option<bool>("--follow", "-f") { Description = "Print the running server's events so far, then each new one as it happens (through the management API), until Ctrl+C." };
+        var (url, token, state) = ManagementCommandLine.EndpointOptions();
         var file = new Option<string>("--file") { Description = "The JSON-lines event log to print. Default: the --config file's eventLog, else ~/.local/state/storsharp/events.jsonl.", HelpName = "FILE" };
         var config = new Option<string>("--config") { Description = "Take the event log path from this configuration file.", HelpName = "FILE" };
         var last = new Option<int?>("--last") { Description = "Print only the newest N events.", HelpName = "N" };
-        var command = new Command("events", "Print the event log (resets, retries, link and LUN events) readably.") { file, config, last };
-        command.SetAction(parse =>
+        var command = new Command("events", "Print the event log (resets, retries, link and LUN events) readably.") { file, config, last, follow, url, token, state };
+        command.SetAction(async (parse, stop) =>
         {
             var io = parse.InvocationConfiguration;
+            if (parse.GetValue(follow))
+            {
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, cancellationToken);
+                return await Host.Management.ManagementCommands.FollowEventsAsync(ManagementCommandLine.EndpointOf(parse, url, token, state), parse.GetValue(last), io.Output, io.Error, linked.Token).ConfigureAwait(false);
+            }
             var path = parse.GetValue(file);
             if (path is null && parse.GetValue(config) is { } configPath)
             {

@@ -33,6 +33,9 @@ public sealed record ServeOptions
     /// <summary><c>--event-log FILE|off</c>: where events are appended.</summary>
     public string? EventLog { get; init; }
 
+    /// <summary><c>--management ADDR:PORT|off</c>: where the management API listens, or off.</summary>
+    public string? Management { get; init; }
+
     /// <summary><c>--nbd-stdio</c>: serve one NBD connection on standard input and output, then exit.</summary>
     public bool NbdStdio { get; init; }
 
@@ -120,6 +123,13 @@ public sealed record ServeOptions
             config = config with { EventLog = IsOff(EventLog) ? null : EventLog };
             locator.RecordOption("eventLog", "--event-log");
         }
+        if (Management is not null)
+        {
+            if (IsOff(Management)) config = config with { Management = config.Management with { Enabled = false } };
+            else if (EndpointParser.TryParse(Management, 0, out var ep, out var problem)) config = config with { Management = config.Management with { Enabled = true, Listen = ep } };
+            else Fail("--management", problem + "; or off");
+            locator.RecordOption("management.listen", "--management");
+        }
         if (SocketActivated && !NbdStdio)
         {
             // The activator owns the listening socket; listening on the default portal too would surprise it.
@@ -129,7 +139,7 @@ public sealed record ServeOptions
         if (NbdStdio)
         {
             // One connection on stdin/stdout: no listeners at all.
-            config = config with { Iscsi = config.Iscsi with { Enabled = false }, Nbd = config.Nbd with { Enabled = false } };
+            config = config with { Iscsi = config.Iscsi with { Enabled = false }, Nbd = config.Nbd with { Enabled = false }, Management = config.Management with { Enabled = false } };
         }
         else if (!config.Iscsi.Enabled && !config.Nbd.Enabled)
         {

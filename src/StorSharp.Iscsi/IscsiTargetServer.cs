@@ -127,6 +127,25 @@ public sealed class IscsiTargetServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// Closes every connection whose target holds the LU at <paramref name="address"/> of
+    /// <paramref name="adapter"/>, as a network failure would (fault injection's connection drop).
+    /// The initiator sees its TCP connection end and recovers by logging in again.
+    /// </summary>
+    /// <returns>How many connections were closed.</returns>
+    public int DropConnections(Adapter adapter, ScsiAddress address)
+    {
+        int closed = 0;
+        foreach (var c in _core.Connections.ToList())
+        {
+            if (c.Session?.Target is not { } target) continue;
+            if (!target.Luns.Values.Any(l => ReferenceEquals(l.Lun.Adapter, adapter) && l.Lun.Address == address)) continue;
+            c.Close("connection dropped by fault injection");
+            closed++;
+        }
+        return closed;
+    }
+
+    /// <summary>
     /// Stops listening, asks logged-in initiators to log out (Async Message, event 1), gives them a
     /// moment, then closes every connection.
     /// </summary>

@@ -214,7 +214,7 @@ public sealed partial class CliTests
             var inReadme = OptionNames(heading.Value);
             Assert.True(inHelp.SetEquals(inReadme), $"storsharp {command.Name}: --help lists [{string.Join(' ', inHelp.Order())}], README lists [{string.Join(' ', inReadme.Order())}]");
         }
-        var commandsInReadme = Regex.Matches(section, @"(?m)^### `storsharp (\w+)").Select(m => m.Groups[1].Value).ToHashSet();
+        var commandsInReadme = Regex.Matches(section, @"(?m)^### `storsharp ([\w-]+)").Select(m => m.Groups[1].Value).ToHashSet();
         Assert.True(commandsInReadme.SetEquals(root.Subcommands.Select(c => c.Name)), "README documents commands " + string.Join(", ", commandsInReadme));
     }
 

@@ -24,6 +24,9 @@ internal sealed partial class StorSharpServer : IAsyncDisposable
         NbdPort = nbdPort;
     }
 
+    /// <summary>The JSON-lines event log the server appends to (in the server's temporary folder).</summary>
+    public string EventLogPath { get; private init; } = "";
+
     public int IscsiPort { get; }
     public int NbdPort { get; }
     public Process Process => _process;
@@ -47,7 +50,7 @@ internal sealed partial class StorSharpServer : IAsyncDisposable
             .. extra,
         ];
         var process = Cli.Start(args);
-        var server = new StorSharpServer(process, iscsiPort, nbdPort);
+        var server = new StorSharpServer(process, iscsiPort, nbdPort) { EventLogPath = Path.Combine(folder.Path, "events.jsonl") };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (server._stdout) server._stdout.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (server._stderr) server._stderr.AppendLine(e.Data); };
         process.BeginOutputReadLine();

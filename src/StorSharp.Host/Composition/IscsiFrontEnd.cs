@@ -22,7 +22,24 @@ internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
 
     public IReadOnlyList<IPEndPoint> LocalEndpoints => _server.LocalEndpoints;
 
-    public Task StartAsync(CancellationToken cancellationToken) => _server.StartAsync(cancellationToken);
+    private readonly StorSharp.Port.Adapter[] _adapters = [.. spec.Targets.SelectMany(t => t.Luns).Select(l => l.Adapter).Distinct()];
+    private readonly List<(StorSharp.Port.Adapter Adapter, Action<StorSharp.Port.ScsiAddress> Handler)> _dropHandlers = [];
 
-    public ValueTask DisposeAsync() => _server.DisposeAsync();
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await _server.StartAsync(cancellationToken).ConfigureAwait(false);
+        // Fault injection's connection drop: close the connections to that LU.
+        foreach (var adapter in _adapters)
+        {
+            Action<StorSharp.Port.ScsiAddress> handler = address => _server.DropConnections(adapter, address);
+            adapter.ConnectionDropRequested += handler;
+            _dropHandlers.Add((adapter, handler));
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (var (adapter, handler) in _dropHandlers) adapter.ConnectionDropRequested -= handler;
+        return _server.DisposeAsync();
+    }
 }

@@ -45,6 +45,9 @@ public sealed class StorSharpHost : IAsyncDisposable
     /// <summary>The LUs, in configuration order.</summary>
     public IReadOnlyList<ComposedLun> Luns { get; private set; } = [];
 
+    /// <summary>The management API, when enabled (<see cref="ManagementSettings"/>).</summary>
+    public Management.ManagementServer? Management { get; private set; }
+
     /// <summary>The iSCSI front end, when enabled.</summary>
     public IFrontEnd? Iscsi { get; private set; }
 
@@ -91,6 +94,7 @@ public sealed class StorSharpHost : IAsyncDisposable
         try
         {
             await host.ComposeAsync(components, nbdForStream, nbdListener, cancellationToken).ConfigureAwait(false);
+            await host.StartManagementAsync(cancellationToken).ConfigureAwait(false);
             return host;
         }
         catch
@@ -145,6 +149,10 @@ public sealed class StorSharpHost : IAsyncDisposable
         }
         Adapters = adapters;
 
+        // Fault injection the configuration starts with (luns[].faults): the LU's request filter.
+        foreach (var lun in luns)
+            if (lun.Settings.Faults.Count > 0) lun.Adapter.GetLogicalUnit(lun.Address)?.SetFaults(lun.Settings.Faults);
+
         // Front ends: iSCSI, then NBD.
         if (config.Iscsi.Enabled)
         {
@@ -163,6 +171,12 @@ public sealed class StorSharpHost : IAsyncDisposable
             if (nbdListener is not null) await Nbd.AdoptListenerAsync(nbdListener, cancellationToken).ConfigureAwait(false);
             else if (config.Nbd.Enabled) await StartFrontEndAsync(Nbd, [config.Nbd.Listen], cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    private async Task StartManagementAsync(CancellationToken cancellationToken)
+    {
+        if (Configuration.Management.Enabled)
+            Management = await StorSharp.Host.Management.ManagementServer.StartAsync(this, Configuration.Management, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task StartFrontEndAsync(IFrontEnd frontEnd, IReadOnlyList<IPEndPoint> addresses, CancellationToken cancellationToken)
@@ -198,6 +212,11 @@ public sealed class StorSharpHost : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         List<Exception> failures = [];
+        if (Management is { } management)
+        {
+            try { await management.DisposeAsync().ConfigureAwait(false); }
+            catch (Exception e) { failures.Add(e); }
+        }
         for (var i = _frontEnds.Count - 1; i >= 0; i--)
         {
             try { await _frontEnds[i].DisposeAsync().ConfigureAwait(false); }

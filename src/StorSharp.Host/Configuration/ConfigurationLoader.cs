@@ -51,6 +51,22 @@ public static class ConfigurationLoader
         return config!;
     }
 
+    /// <summary>
+    /// Reads a list of fault rules (YAML or JSON text, the shape of <c>luns[].faults</c>), as the
+    /// management API receives them. Errors name the field: <c>faults[0].rate: ...</c>.
+    /// </summary>
+    /// <exception cref="ConfigurationException">The text is malformed or a rule is out of range.</exception>
+    public static IReadOnlyList<FaultRule> ParseFaultRules(string text, string sourceName)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var root = ConfigDocumentReader.Read(sourceName, text);
+        var binder = new ConfigurationBinder(sourceName);
+        if (root is null) return [];
+        var rules = binder.BindFaults(root, "faults");
+        if (binder.Errors.Count > 0) throw new ConfigurationException(Sorted(binder.Errors));
+        return rules;
+    }
+
     /// <summary>Makes relative paths absolute against the configuration file's folder.</summary>
     private static StorSharpConfiguration Rooted(StorSharpConfiguration config, string baseDirectory)
     {
@@ -58,6 +74,7 @@ public static class ConfigurationLoader
         return config with
         {
             EventLog = Root(config.EventLog),
+            Management = config.Management with { StateFile = Root(config.Management.StateFile)! },
             Luns = [.. config.Luns.Select(l => l with { Path = Root(l.Path) })],
         };
     }
@@ -67,7 +84,7 @@ public static class ConfigurationLoader
 }
 
 /// <summary>Turns a <see cref="ConfigNode"/> tree into the configuration model, collecting type errors.</summary>
-internal sealed class ConfigurationBinder(string source)
+internal sealed partial class ConfigurationBinder(string source)
 {
     private readonly List<ConfigurationError> _errors = [];
 
@@ -84,7 +101,7 @@ internal sealed class ConfigurationBinder(string source)
         }
         var map = AsMapping(root, "");
         if (map is null) return null;
-        var fields = Fields(map, "", "port", "eventLog", "iscsi", "nbd", "targets", "luns");
+        var fields = Fields(map, "", "port", "eventLog", "iscsi", "nbd", "targets", "luns", "management");
         var defaults = new StorSharpConfiguration();
         return new StorSharpConfiguration
         {
@@ -95,6 +112,7 @@ internal sealed class ConfigurationBinder(string source)
             Nbd = fields.TryGetValue("nbd", out var nbd) ? BindNbd(nbd, "nbd") : new NbdSettings(),
             Targets = fields.TryGetValue("targets", out var targets) ? List(targets, "targets", BindTarget) : [],
             Luns = fields.TryGetValue("luns", out var luns) ? List(luns, "luns", BindLun) : [],
+            Management = fields.TryGetValue("management", out var management) ? BindManagement(management, "management") : new ManagementSettings(),
         };
     }
 
@@ -156,6 +174,23 @@ internal sealed class ConfigurationBinder(string source)
         };
     }
 
+    private ManagementSettings BindManagement(ConfigNode node, string path)
+    {
+        var result = new ManagementSettings();
+        if (node is ConfigScalar s && IsOff(s.Value)) return result with { Enabled = false };
+        if (AsMapping(node, path) is not { } map) return result;
+        var f = Fields(map, path, "enabled", "listen", "token", "stateFile");
+        var token = String(f, "token", path);
+        if (token is not null && token.Length < 16) Error(f["token"], $"{path}.token", $"is {token.Length} characters; use at least 16 (or leave it out to generate one)");
+        return new ManagementSettings
+        {
+            Enabled = Bool(f, "enabled", path) ?? true,
+            Listen = f.TryGetValue("listen", out var l) ? Endpoint(l, $"{path}.listen", 0) : result.Listen,
+            Token = token,
+            StateFile = String(f, "stateFile", path) ?? result.StateFile,
+        };
+    }
+
     private NbdExportSettings BindExport(ConfigNode node, string path)
     {
         var f = AsMapping(node, path) is { } map ? Fields(map, path, "name", "target", "lun", "description", "readOnly") : [];
@@ -193,7 +228,7 @@ internal sealed class ConfigurationBinder(string source)
     private LunSettings BindLun(ConfigNode node, string path)
     {
         var f = AsMapping(node, path) is { } map
-            ? Fields(map, path, "target", "number", "device", "backend", "format", "size", "path", "create", "uri", "timeout", "reconnect", "blockSize", "thin", "readOnly", "removable", "productId", "serial")
+            ? Fields(map, path, "target", "number", "device", "backend", "format", "size", "path", "create", "uri", "timeout", "reconnect", "blockSize", "thin", "readOnly", "removable", "productId", "serial", "faults")
             : [];
         var backend = LunBackend.Ram;
         if (f.TryGetValue("backend", out var b) && ScalarText(b, $"{path}.backend") is { } text)
@@ -237,6 +272,7 @@ internal sealed class ConfigurationBinder(string source)
             Removable = Bool(f, "removable", path) ?? device == LunDevice.Dvd,
             ProductId = String(f, "productId", path) ?? (device == LunDevice.Dvd ? "Virtual DVD-ROM" : defaults.ProductId),
             Serial = String(f, "serial", path),
+            Faults = f.TryGetValue("faults", out var faults) ? BindFaults(faults, $"{path}.faults") : [],
         };
     }
 

@@ -39,6 +39,9 @@ public sealed record StorSharpConfiguration
     /// <summary>The NBD front end.</summary>
     public NbdSettings Nbd { get; init; } = new();
 
+    /// <summary>The management channel (the HTTP API <c>storsharp luns</c>, <c>fault</c>, <c>events --follow</c>... use).</summary>
+    public ManagementSettings Management { get; init; } = new();
+
     /// <summary>The iSCSI targets. Each target is one SCSI target id on the adapter.</summary>
     public IReadOnlyList<TargetSettings> Targets { get; init; } = [];
 
@@ -255,6 +258,9 @@ public sealed record LunSettings
     /// <summary>The unit serial number (VPD page 80); derived from the target and LUN when null.</summary>
     public string? Serial { get; init; }
 
+    /// <summary>The fault-injection rules the LUN starts with (<c>luns[].faults</c>); empty for none. See docs/faults.md.</summary>
+    public IReadOnlyList<StorSharp.Port.FaultRule> Faults { get; init; } = [];
+
     /// <summary>The serial reported: <see cref="Serial"/>, or a stable one made from the target and LUN number.</summary>
     public string EffectiveSerial => Serial ?? MakeSerial(Target, Number);
 
@@ -263,4 +269,30 @@ public sealed record LunSettings
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{target}/{number}"));
         return "SS" + Convert.ToHexString(hash, 0, 7);
     }
+}
+
+/// <summary>
+/// The management channel (Storport's ProcessServiceRequest role): an HTTP API on loopback that
+/// lists and changes the running server. Every request must carry the token.
+/// </summary>
+public sealed record ManagementSettings
+{
+    /// <summary>Serve the management API.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>Where the API listens; port 0 (the default) takes any free port, written to <see cref="StateFile"/>.</summary>
+    public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, 0);
+
+    /// <summary>The token clients must send; null generates a random one at every start.</summary>
+    public string? Token { get; init; }
+
+    /// <summary>
+    /// The file the API's URL and token are written to (mode 0600) at start, where the CLI finds
+    /// them: <c>$XDG_STATE_HOME/storsharp/management.json</c>, else <c>~/.local/state/storsharp/management.json</c>.
+    /// </summary>
+    public string StateFile { get; init; } = DefaultStateFile();
+
+    /// <summary>The default <see cref="StateFile"/>, next to the default event log.</summary>
+    public static string DefaultStateFile() =>
+        System.IO.Path.Combine(System.IO.Path.GetDirectoryName(StorSharpConfiguration.DefaultEventLogPath())!, "management.json");
 }

@@ -328,7 +328,7 @@ internal sealed partial class IscsiConnection
         if (task.Lun is not { } lun) { AnswerMissingLun(task); return; }
         srb.Address = lun.Lun.Address;
         string? refused = null;
-        try { lun.Lun.Adapter.Submit(srb); }
+        try { ClassRetry.Submit(lun.Lun.Adapter, srb); } // the class role: a miniport timeout is logged (153) and retried
         catch (InvalidOperationException ex) { refused = ex.Message; }
         if (refused is not null)
         {

@@ -67,6 +67,9 @@ internal sealed partial class IscsiConnection : ISrbCompletionHandler, IscsiConn
     public IPEndPoint? Local { get; }
     public bool IsClosed => _closed;
 
+    /// <summary>The session this connection belongs to, once logged in.</summary>
+    public IscsiSession? Session => _session;
+
     private void Log(string message) => _server.Log($"iscsi {Remote}: {message}");
 
     // ------------------------------------------------------------------ receive loop

@@ -49,7 +49,7 @@ public static class ClassRetry
             var adapter = srb.ClassAdapter!;
             var unit = srb.Unit;
             var tunables = unit?.Tunables ?? adapter.Tunables;
-            if (IsMiniportTimeout(srb.Status) && !srb.CompletedByPort && !srb.ResetByPort && unit is not null)
+            if (IsMiniportTimeout(srb.Status) && !srb.CompletedByPort && !srb.ResetByPort && !srb.ResetByRequest && unit is not null)
             {
                 if (srb.ClassRetries < tunables.ClassRetryCount)
                 {

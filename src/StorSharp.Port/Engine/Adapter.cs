@@ -173,6 +173,8 @@ public sealed class Adapter
     {
         if (_state != AdapterState.Running) return;
         _state = AdapterState.Stopping;
+        // Fault injection ends with the adapter: stalled requests are released so the drain cannot hang.
+        foreach (var lu in LogicalUnits) if (lu.Faults is not null) lu.SetFaults(null);
         Task drained;
         lock (_lock)
         {
@@ -259,6 +261,7 @@ public sealed class Adapter
         srb.Internal = false;
         srb.CompletedByPort = false;
         srb.ResetByPort = false;
+        srb.ResetByRequest = false;
         srb.SubmitTimestamp = Time.GetTimestamp();
         srb.BackendDoneTimestamp = 0;
         srb.RequeuedTimestamp = 0;
@@ -384,6 +387,14 @@ public sealed class Adapter
             PortEventSource.Log.Started(PortEventSource.PackAddress(Number, srb.Address), (long)srb.RequestId, TicksToMicroseconds(srb.StartTimestamp - srb.SubmitTimestamp));
         Interlocked.Increment(ref srb.RefCount);
         Volatile.Write(ref srb.MiniportOwned, 1);
+        // The LU's fault-injection filter (null unless faults are set: one field read, no hop).
+        if (srb.Unit?.Faults is { } filter && filter.TryIntercept(srb)) return;
+        CallMiniport(srb);
+    }
+
+    /// <summary>Hands an outstanding request to the miniport's StartIo (the filter calls this for what it lets through).</summary>
+    internal void CallMiniport(Srb srb)
+    {
         bool accepted;
         try { accepted = Miniport.StartIo(srb); }
         catch (Exception ex)
@@ -689,6 +700,29 @@ public sealed class Adapter
         var dict = new Dictionary<string, string>(data.Length);
         foreach (var (k, v) in data) dict[k] = v;
         Events.Write(new StorageEvent(id, Time.GetUtcNow(), level, Registration.Name, DeviceName, message, dict));
+    }
+
+    /// <summary>
+    /// Raised when fault injection (or management) asks the front ends to drop every connection
+    /// that uses the LU at the given address, as a network failure would. The iSCSI target and the
+    /// NBD server close those connections; the initiators see the TCP connection end.
+    /// </summary>
+    public event Action<ScsiAddress>? ConnectionDropRequested;
+
+    /// <summary>Asks the front ends to drop the connections to <paramref name="address"/>; returns how many handlers were told.</summary>
+    public int RequestConnectionDrop(ScsiAddress address)
+    {
+        var handlers = ConnectionDropRequested;
+        Log(StorageEventIds.ConnectionsDropped, EventLevel.Warning,
+            $"Fault injection dropped the front-end connections to {address} on {DeviceName}.", ("Address", address.ToString()));
+        if (handlers is null) return 0;
+        int told = 0;
+        foreach (Action<ScsiAddress> handler in handlers.GetInvocationList())
+        {
+            try { handler(address); told++; }
+            catch (Exception ex) { Log(StorageEventIds.ContractViolation, EventLevel.Error, $"A front end failed to drop its connections to {address}: {ex.Message}"); }
+        }
+        return told;
     }
 
     /// <summary>The adapter's name and state.</summary>

@@ -74,6 +74,37 @@ public sealed class LogicalUnit
     /// <summary>An object the miniport may attach to the LU.</summary>
     public object? MiniportContext { get; set; }
 
+    /// <summary>The LU's fault-injection filter; null when no fault is set (the usual case).</summary>
+    public FaultFilter? Faults => Volatile.Read(ref _faults);
+
+    private FaultFilter? _faults;
+
+    /// <summary>
+    /// Replaces the LU's fault rules (an empty list or null clears them). Requests the old filter
+    /// was stalling are released as if a reset had ended them (BUS_RESET), so nothing hangs.
+    /// </summary>
+    /// <exception cref="ArgumentException">A rule is out of range; the parameter name is the field.</exception>
+    public void SetFaults(IReadOnlyList<FaultRule>? rules)
+    {
+        if (rules is not null) foreach (var rule in rules) rule.Validate();
+        var next = rules is { Count: > 0 } ? new FaultFilter(Adapter, rules) : null;
+        var previous = Interlocked.Exchange(ref _faults, next);
+        if (previous is not null)
+        {
+            // The requests the old filter stalled are still outstanding: the port completes them as a reset would.
+            var now = Adapter.Time.GetTimestamp();
+            var stalled = previous.TakeStalled();
+            foreach (var srb in stalled)
+                if (TryClaimOutstanding(srb, now)) Adapter.ForceComplete(srb, SrbStatus.BusReset);
+            foreach (var srb in stalled) Adapter.Services.CompleteRequest(srb);
+        }
+        Adapter.Log(next is null ? StorageEventIds.FaultsCleared : StorageEventIds.FaultsSet, EventLevel.Information,
+            next is null ? $"Fault injection on {Address} of {Adapter.DeviceName} is off."
+                         : $"Fault injection on {Address} of {Adapter.DeviceName}: {string.Join("; ", next.Rules)}.",
+            ("Address", Address.ToString()), ("Rules", next is null ? "" : string.Join("; ", next.Rules)));
+        Adapter.Dispatch(this);
+    }
+
     /// <summary>The timing rules for this LU (the adapter's unless overridden).</summary>
     public PortTunables Tunables
     {
@@ -92,6 +123,9 @@ public sealed class LogicalUnit
 
     /// <summary>True after the LU went away; new requests fail with NO_DEVICE.</summary>
     public bool IsRemoved { get { lock (_lock) return _removed; } }
+
+    /// <summary>True while the LU is paused (PauseDevice) and the pause has not run out.</summary>
+    public bool IsPaused { get { lock (_lock) return _paused && Adapter.Time.GetTimestamp() < _pausedUntil; } }
 
     /// <summary>True while a reset covers the LU.</summary>
     public bool IsResetting { get { lock (_lock) return _resetHolds > 0; } }

@@ -62,6 +62,13 @@ internal sealed class ResetLadder(Adapter adapter)
             return;
         }
         var op = new ResetOperation { Level = level, Address = address, Requester = requester };
+        if (requester is not null)
+        {
+            // A front end asked for the reset (task management): what it ends must not be retried by the class layer.
+            var outstanding = new List<Srb>();
+            foreach (var lu in adapter.LogicalUnits) if (InScope(level, address, lu.Address)) lu.SnapshotOutstanding(outstanding);
+            foreach (var s in outstanding) s.ResetByRequest = true;
+        }
         HoldScope(op);
         lock (_lock) _active.Add(op);
         Issue(op);
@@ -232,6 +239,7 @@ internal sealed class ResetLadder(Adapter adapter)
             foreach (var s in snapshot) if (lu.TryClaimOutstanding(s, now)) leftovers.Add(s);
         }
         foreach (var s in leftovers) adapter.ForceComplete(s, SrbStatus.BusReset);
+        foreach (var lu in op.Held) lu.Faults?.ReleaseStalled(); // the fault filter lets go of what it stalled
         foreach (var lu in op.Held) lu.RemoveResetHold(now);
         lock (_lock) _active.Remove(op);
         if (op.Requester is { } requester)
@@ -261,6 +269,13 @@ internal sealed class ResetLadder(Adapter adapter)
             abort.Status = SrbStatus.Success;
             adapter.Finish(abort);
             adapter.Dispatch(lu);
+            return;
+        }
+        if (lu.Faults?.TryAbortStalled(target) == true)
+        {
+            // The fault filter held it (a stall): it completes ABORTED, as a miniport would.
+            abort.Status = SrbStatus.Success;
+            adapter.Finish(abort);
             return;
         }
         abort.Internal = true;

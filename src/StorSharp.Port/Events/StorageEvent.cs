@@ -96,4 +96,22 @@ public static class StorageEventIds
 
     /// <summary>The queue depth of an LU changed (Storport ETW event 15).</summary>
     public const int QueueDepthSet = 1050;
+
+    /// <summary>An LU (or the adapter) was paused by management (StorPortPauseDevice / StorPortPause).</summary>
+    public const int DevicePaused = 1051;
+
+    /// <summary>A paused LU (or the adapter) was resumed (StorPortResumeDevice / StorPortResume).</summary>
+    public const int DeviceResumed = 1052;
+
+    /// <summary>Fault injection rules were set on an LU.</summary>
+    public const int FaultsSet = 1060;
+
+    /// <summary>Fault injection was turned off on an LU.</summary>
+    public const int FaultsCleared = 1061;
+
+    /// <summary>Fault injection asked the front ends to drop every connection to an LU.</summary>
+    public const int ConnectionsDropped = 1062;
+
+    /// <summary>Fault injection took the adapter's link down for a while (LinkUp follows).</summary>
+    public const int LinkDownInjected = 1063;
 }

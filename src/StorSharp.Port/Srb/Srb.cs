@@ -51,6 +51,7 @@ public sealed class Srb : IValueTaskSource
     internal int ClassRetries;
     internal bool CompletedByPort;
     internal bool ResetByPort;
+    internal bool ResetByRequest; // a front end's task management reset ended it: the class layer does not retry it
     internal int MiniportOwned;
     internal bool Internal;
     internal long DueTimestamp;
@@ -303,6 +304,7 @@ public sealed class Srb : IValueTaskSource
         ClassRetries = 0;
         CompletedByPort = false;
         ResetByPort = false;
+        ResetByRequest = false;
         MiniportOwned = 0;
         Internal = false;
         DueTimestamp = 0;
