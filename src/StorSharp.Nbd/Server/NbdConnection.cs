@@ -332,6 +332,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         if (IsAligned(request) && length <= _maxTransferBytes)
         {
             var srb = SrbPool.Shared.Rent();
+            _adapter.MarkReceived(srb);
             ScsiCdb.Write16(srb, (long)(request.Offset / (uint)_blockSize), (uint)(length / _blockSize), (request.Flags & NbdCommandFlags.Fua) != 0);
             destination = srb.Data.Rent(length);
             state.Srb = srb;
@@ -375,6 +376,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                 if (IsAligned(request) && length <= _maxTransferBytes)
                 {
                     var srb = SrbPool.Shared.Rent();
+                    _adapter.MarkReceived(srb);
                     ScsiCdb.Read16(srb, (long)(request.Offset / (uint)_blockSize), (uint)(length / _blockSize));
                     // The miniport fills this pooled buffer; a large reply is sent straight from it.
                     state.Data = srb.Data.Rent(length);
@@ -388,6 +390,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
             {
                 if (request.Flags != 0) { Fail(state, Errno.EINVAL); return; }
                 var srb = SrbPool.Shared.Rent();
+                _adapter.MarkReceived(srb);
                 ScsiCdb.SynchronizeCache16(srb); // whole LU (SBC-4 §5.29): covers every completed write
                 state.Srb = srb;
                 Submit(state, srb);
@@ -704,7 +707,13 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                 catch (Exception ex) { BreakOutput(ex); }
             }
             var requests = batch.Requests;
-            for (int i = 0; i < requests.Count; i++) ReturnState(requests[i]);
+            bool sent = !_outputBroken;
+            for (int i = 0; i < requests.Count; i++)
+            {
+                // The diagnostics' last stage: the reply left in this batch (a broken stream sent nothing).
+                if (sent && requests[i].Srb is { } done) _adapter.MarkReplySent(done);
+                ReturnState(requests[i]);
+            }
             batch.Clear();
         }
     }
