@@ -194,7 +194,10 @@ public static class ServeRunner
         }
         text.AppendLine();
         if (host.Management is { } management)
+        {
             text.AppendLine($"Management API {management.Url} (token in {config.Management.StateFile}; storsharp luns, storsharp events --follow)");
+            text.AppendLine($"Dashboard {management.DashboardUrl} (metrics: {management.Url}metrics)");
+        }
         text.AppendLine(config.EventLog is null ? "Events are kept in memory only." : $"Events: {config.EventLog} (storsharp events --file {config.EventLog})");
         text.AppendLine("Press Ctrl+C (or send SIGTERM) to stop.");
         return text.ToString();

@@ -62,6 +62,8 @@ internal sealed class FakeFrontEnd(string protocol, IReadOnlyList<IPEndPoint> ad
 
     public IReadOnlyList<IPEndPoint> LocalEndpoints => [.. _listeners.Select(l => (IPEndPoint)l.LocalEndPoint!)];
 
+    public int SessionCount => 0; // it accepts no one
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         foreach (var address in addresses)

@@ -16,6 +16,9 @@ public interface IFrontEnd : IAsyncDisposable
 
     /// <summary>The addresses actually listened on (port 0 resolved), once started.</summary>
     IReadOnlyList<IPEndPoint> LocalEndpoints { get; }
+
+    /// <summary>How many clients are connected now: iSCSI sessions, NBD connections (the <c>storsharp_sessions</c> metric).</summary>
+    int SessionCount { get; }
 }
 
 /// <summary>An NBD front end that can also serve one connection on a stream (stdin/stdout) or adopt a listening socket (systemd).</summary>

@@ -22,6 +22,8 @@ internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
 
     public IReadOnlyList<IPEndPoint> LocalEndpoints => _server.LocalEndpoints;
 
+    public int SessionCount => _server.SessionCount;
+
     private readonly StorSharp.Port.Adapter[] _adapters = [.. spec.Targets.SelectMany(t => t.Luns).Select(l => l.Adapter).Distinct()];
     private readonly List<(StorSharp.Port.Adapter Adapter, Action<StorSharp.Port.ScsiAddress> Handler)> _dropHandlers = [];
 

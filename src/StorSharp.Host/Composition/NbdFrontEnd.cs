@@ -18,6 +18,8 @@ internal sealed class NbdFrontEnd(NbdFrontEndSpec spec) : INbdFrontEnd
 
     public IReadOnlyList<IPEndPoint> LocalEndpoints => _listening ? [_server.LocalEndpoint] : [];
 
+    public int SessionCount => _server.ConnectionCount;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await _server.StartAsync(cancellationToken).ConfigureAwait(false);

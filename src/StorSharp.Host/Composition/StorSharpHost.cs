@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using StorSharp.Block;
+using StorSharp.Diagnostics;
 using StorSharp.Host.Configuration;
 using StorSharp.Images;
 using StorSharp.Port;
@@ -31,6 +32,7 @@ public sealed class StorSharpHost : IAsyncDisposable
         Configuration = configuration;
         Port = port;
         _events = events;
+        Diagnostics = new StorSharpDiagnostics(port);
     }
 
     /// <summary>The configuration the host runs.</summary>
@@ -44,6 +46,10 @@ public sealed class StorSharpHost : IAsyncDisposable
 
     /// <summary>The LUs, in configuration order.</summary>
     public IReadOnlyList<ComposedLun> Luns { get; private set; } = [];
+
+    /// <summary>The port's metrics, Prometheus writer and live snapshots, served by the management API
+    /// (<c>/metrics</c>, <c>/api/perf</c>, <c>/api/live</c>, <c>/dashboard</c>; see docs/diagnostics.md).</summary>
+    public StorSharpDiagnostics Diagnostics { get; }
 
     /// <summary>The management API, when enabled (<see cref="ManagementSettings"/>).</summary>
     public Management.ManagementServer? Management { get; private set; }
@@ -94,6 +100,7 @@ public sealed class StorSharpHost : IAsyncDisposable
         try
         {
             await host.ComposeAsync(components, nbdForStream, nbdListener, cancellationToken).ConfigureAwait(false);
+            host.NameForDiagnostics();
             await host.StartManagementAsync(cancellationToken).ConfigureAwait(false);
             return host;
         }
@@ -173,6 +180,15 @@ public sealed class StorSharpHost : IAsyncDisposable
         }
     }
 
+    /// <summary>Names each LU in the metrics and the dashboard ("TARGET LUN n") and counts each front end's sessions.</summary>
+    private void NameForDiagnostics()
+    {
+        foreach (var lun in Luns)
+            Diagnostics.Metrics.NameUnit(lun.Adapter.Number, lun.Address, $"{lun.Settings.Target} LUN {lun.Settings.Number}");
+        foreach (var frontEnd in _frontEnds)
+            Diagnostics.Metrics.AddSessionSource(frontEnd.Protocol.ToLowerInvariant(), () => frontEnd.SessionCount);
+    }
+
     private async Task StartManagementAsync(CancellationToken cancellationToken)
     {
         if (Configuration.Management.Enabled)
@@ -224,6 +240,7 @@ public sealed class StorSharpHost : IAsyncDisposable
         }
         try { await Port.DisposeAsync().ConfigureAwait(false); }
         catch (Exception e) { failures.Add(e); }
+        Diagnostics.Dispose();
         foreach (var device in _devices)
         {
             try

@@ -9,13 +9,14 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using StorSharp.Diagnostics.Web;
 
 namespace StorSharp.Host.Management;
 
 /// <summary>
 /// The management channel (Storport's ProcessServiceRequest role): an HTTP API, on loopback by
 /// default, that lists and changes the running server. Every request must carry the token
-/// (<c>Authorization: Bearer TOKEN</c>); a bad or missing token gets 401, bad arguments get 400
+/// (<c>Authorization: Bearer TOKEN</c>, or <c>?token=TOKEN</c> from a browser); a bad or missing token gets 401, bad arguments get 400
 /// naming the field, and a refused request changes nothing. At start the URL and the token are
 /// written to the state file (mode 0600), where <c>storsharp luns</c>, <c>fault</c>,
 /// <c>events --follow</c>... find them.
@@ -91,6 +92,8 @@ public sealed class ManagementServer : IAsyncDisposable
                 }
             });
         }
+        // The diagnostics: /metrics (Prometheus), /api/perf (event-505 summaries), /api/live (SSE), /dashboard.
+        app.MapStorSharpDiagnostics(host.Diagnostics);
         app.MapFallback((HttpContext http) => Results.Json(new
         {
             error = $"no operation {http.Request.Method} {http.Request.Path}; the operations are: {string.Join(", ", Routes)}",
@@ -126,14 +129,22 @@ public sealed class ManagementServer : IAsyncDisposable
             .OrderBy(t => t.Name, StringComparer.Ordinal)
             .Select(t => (IManagementOperation)Activator.CreateInstance(t)!);
 
+    /// <summary>
+    /// The token comes in the <c>Authorization: Bearer</c> header, or, for a browser (the dashboard page and
+    /// its event stream, which cannot set headers), in the <c>token</c> query parameter.
+    /// </summary>
     private static bool Authorized(HttpRequest request, byte[] expected)
     {
         var header = request.Headers.Authorization.ToString();
         const string scheme = "Bearer ";
-        if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)) return false;
-        var given = Encoding.UTF8.GetBytes(header[scheme.Length..].Trim());
-        return CryptographicOperations.FixedTimeEquals(given, expected);
+        string? presented = header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) ? header[scheme.Length..].Trim()
+            : request.Query.TryGetValue("token", out var query) && query.Count == 1 ? query[0] : null;
+        if (presented is null) return false;
+        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), expected);
     }
+
+    /// <summary>The dashboard's address, with the token so that a browser can open it.</summary>
+    public Uri DashboardUrl => new(Url, $"dashboard?token={Token}");
 
     private static string NewToken() => Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
 

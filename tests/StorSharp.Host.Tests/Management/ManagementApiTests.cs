@@ -65,6 +65,33 @@ public sealed class ManagementApiTests : IAsyncLifetime
         if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
     }
 
+    [Fact]
+    public async Task Diagnostics_are_mounted_behind_the_token_and_the_dashboard_opens_with_it_in_the_query()
+    {
+        // Some I/O so the metrics have something to count.
+        var lun = _host.Luns[0];
+        await lun.Device.WriteAsync(0, new byte[4096]);
+        var srb = SrbPool.Shared.Rent();
+        srb.Address = lun.Address;
+        srb.Function = SrbFunction.ExecuteScsi;
+        srb.SetCdb([0x00, 0, 0, 0, 0, 0]); // TEST UNIT READY through the port
+        await lun.Adapter.ExecuteAsync(srb);
+        srb.Release();
+
+        var metrics = await _http.GetStringAsync("metrics");
+        Assert.Contains($"{Iqn} LUN 0", metrics);
+        Assert.Contains("storsharp_sessions", metrics);
+
+        using var browser = new HttpClient { BaseAddress = _host.Management!.Url };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync("dashboard")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync("metrics?token=nope")).StatusCode);
+        var page = await browser.GetAsync(_host.Management.DashboardUrl);
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("EventSource", await page.Content.ReadAsStringAsync());
+        var live = await browser.GetStringAsync($"api/live?once=true&token={_host.Management.Token}");
+        Assert.Contains(Iqn, live);
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("wrong-token")]
