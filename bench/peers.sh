@@ -13,7 +13,10 @@
 # Any knob can be overridden from the environment (REPEATS, RUNTIME, RAMP, PEERS, PIN,
 # QUIET_PCT, QUIET_MAX, ...; see the peerbench.sh header). Also:
 #   P_SS_NBD [10899]  P_SS_ISCSI [3299]   our ports (distinct from the defaults 10809 / 3260)
-#   OURS [nbd iscsi]  which of our rows to add ("nbd" only skips the iSCSI row)
+#   OURS [nbd iscsi]  which of our rows to add ("nbd" only skips the iSCSI row); also
+#                     nbd-traced, iscsi-traced: the same servers recording a trace file
+#                     (serve --trace, on $P_SS_NBD_TRACED / $P_SS_ISCSI_TRACED), for the
+#                     tracing-on versus tracing-off overhead in the same run
 #   RESULTS [bench/results/peers-<mode>-<timestamp>.md]  where the result tables are written
 #   NO_BUILD=1        skip the Release build
 # Bounded: every peerbench test is time- or count-bounded; a run of "short" takes ~6-8 minutes.
@@ -28,6 +31,7 @@ case $MODE in
 esac
 export PEERS=${PEERS-"nbdkit tgt"}
 P_SS_NBD=${P_SS_NBD:-10899}; P_SS_ISCSI=${P_SS_ISCSI:-3299}; OURS=${OURS:-"nbd iscsi"}
+P_SS_NBD_TRACED=${P_SS_NBD_TRACED:-10898}; P_SS_ISCSI_TRACED=${P_SS_ISCSI_TRACED:-3298}
 PEERBENCH=../shared/bench/peerbench.sh
 [[ -x $PEERBENCH || -f $PEERBENCH ]] || { echo "missing $PEERBENCH (run from a checkout next to /work/shared)" >&2; exit 2; }
 
@@ -39,6 +43,9 @@ DLL=$ROOT/src/StorSharp.Cli/bin/Release/net10.0/storsharp.dll
 
 # Workstation GC, no event log file: the server as a user would run it, minus disk logging.
 SERVE="DOTNET_gcServer=0 exec dotnet $DLL serve --size 1G --event-log off"
+# Traced rows write their trace files here (size-bounded by serve's default --trace-max-size).
+TRACE_DIR=${TRACE_DIR:-/tmp/peers-traces-$$}
+[[ $OURS == *traced* ]] && mkdir -p "$TRACE_DIR"
 ARGS=()
 for o in $OURS; do
   case $o in
@@ -46,6 +53,11 @@ for o in $OURS; do
                   "$SERVE --nbd 127.0.0.1:$P_SS_NBD --iscsi off") ;;
     iscsi) ARGS+=(--peer storsharp-iscsi iscsi "iscsi://127.0.0.1:$P_SS_ISCSI/iqn.2026-11.io.storsharp:disk0/0" \
                   "$SERVE --iscsi 127.0.0.1:$P_SS_ISCSI --nbd off") ;;
+    nbd-traced)   ARGS+=(--peer storsharp-nbd-traced nbd "nbd://127.0.0.1:$P_SS_NBD_TRACED/disk0" \
+                  "$SERVE --nbd 127.0.0.1:$P_SS_NBD_TRACED --iscsi off --trace $TRACE_DIR/nbd.sstrace") ;;
+    iscsi-traced) ARGS+=(--peer storsharp-iscsi-traced iscsi "iscsi://127.0.0.1:$P_SS_ISCSI_TRACED/iqn.2026-11.io.storsharp:disk0/0" \
+                  "$SERVE --iscsi 127.0.0.1:$P_SS_ISCSI_TRACED --nbd off --trace $TRACE_DIR/iscsi.sstrace") ;;
+    *) echo "unknown row '$o' in OURS" >&2; exit 2 ;;
   esac
 done
 

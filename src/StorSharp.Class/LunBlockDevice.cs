@@ -534,8 +534,9 @@ public sealed class LunBlockDevice : IBlockDevice
                 srb.Address = Address;
                 srb.Nexus = _nexus;
                 if (!data.IsEmpty) srb.Data.Add(data);
-                await Adapter.ExecuteAsync(srb).ConfigureAwait(false);
+                await ClassRetry.ExecuteAsync(Adapter, srb).ConfigureAwait(false); // a miniport timeout: event 153 and a retry
                 outcome = ScsiSenseMapper.Classify(srb, out error);
+                if (outcome == ScsiOutcome.Retry && ClassRetry.RetriesExhausted(srb)) outcome = ScsiOutcome.Failure; // event 11 logged
                 moved = srb.DataTransferLength;
                 // An answer shorter than the allocation length is normal for INQUIRY, MODE SENSE and
                 // friends; miniports report it as DATA_OVERRUN (underrun). For READ and WRITE it is not.

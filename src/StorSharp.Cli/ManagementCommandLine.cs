@@ -82,7 +82,7 @@ internal static class ManagementCommandLine
         command.Add(linkDown);
 
         var (target4, lun4) = LunArguments();
-        var drop = new Command("drop-connections", "Close every iSCSI connection that uses the LUN, as a network failure would.") { target4, lun4 };
+        var drop = new Command("drop-connections", "Close every iSCSI and NBD connection that uses the LUN, as a network failure would.") { target4, lun4 };
         drop.SetAction(parse => ManagementCommands.DropConnectionsAsync(Endpoint(parse), parse.GetValue(target4)!, parse.GetValue(lun4), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         command.Add(drop);
         return command;

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using StorSharp.Class;
+using StorSharp.Port;
 using StorSharp.Nbd.Server;
 
 namespace StorSharp.Nbd;
@@ -70,6 +71,24 @@ public sealed class NbdServer : IAsyncDisposable
 
     /// <summary>How many connections are open now.</summary>
     public int ConnectionCount => _connections.Count;
+
+    /// <summary>
+    /// Drops every connection in the transmission phase on the LU at <paramref name="address"/> of
+    /// <paramref name="adapter"/>, as a network failure would (fault injection's connection drop): the
+    /// clients see their TCP connections end and may reconnect. Returns how many were dropped.
+    /// </summary>
+    public int DropConnections(Adapter adapter, ScsiAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(adapter);
+        int dropped = 0;
+        foreach (var connection in _connections.Keys)
+        {
+            if (!connection.Serves(adapter, address)) continue;
+            connection.Drop("connection dropped by fault injection");
+            dropped++;
+        }
+        return dropped;
+    }
 
     /// <summary>Opens the exports, binds <see cref="NbdServerOptions.Endpoint"/> and starts accepting connections.</summary>
     /// <param name="cancellationToken">Cancels the start; stopping the server is <see cref="DisposeAsync"/>.</param>

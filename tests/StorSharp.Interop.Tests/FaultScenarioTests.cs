@@ -161,6 +161,79 @@ public sealed class FaultScenarioTests
         Assert.Equal(0, lun.GetProperty("pending").GetInt32());
     }
 
+    [InteropFact("fio")]
+    public async Task A_long_fio_over_nbd_rides_through_every_recoverable_fault_and_verifies_every_write()
+    {
+        using var folder = new TempFolder();
+        // Every recoverable fault at once: random delays, BUSY, QUEUE FULL, a stall the LU timer
+        // resets (129), miniport timeouts the class layer retries (153), and a link down shorter than
+        // LinkDownTimeout in the middle of the run.
+        var config = Config(folder, "[ { kind: delay, operations: media, delay: 1ms..5ms, rate: 0.1 }, "
+            + "{ kind: busy, operations: write, count: 20 }, { kind: queueFull, operations: write, count: 20 }, "
+            + "{ kind: stall, operations: write, count: 1 }, { kind: timeout, operations: read, count: 3 } ]", linkDownTimeout: "5s");
+        await using var server = await StorSharpServer.StartAsync(iscsi: false, nbd: true, "--config", config);
+        var state = Path.Combine(folder.Path, "management.json");
+        // Two jobs (two connections), 16 requests in flight each, random 4 KiB writes over disjoint
+        // 8 MiB regions, then every block read back and checked against its crc32c.
+        var fio = Cli.Run("fio", [
+            "--name=soak", "--ioengine=nbd", $"--uri={server.NbdUrl()}",
+            "--rw=randwrite", "--bs=4k", "--iodepth=16", "--numjobs=2", "--size=8M", "--offset_increment=16M",
+            "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--group_reporting"], Bound);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var down = await Cli.RunStorSharp(Bound, "fault", "link-down", "1", "--state", state);
+        Assert.True(down.ExitCode == 0, down.ToString());
+        var result = await fio;
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("err= 0", result.Output);
+        Assert.DoesNotContain("verify: bad", result.Output + result.Error);
+
+        Assert.Single(Events(server, StorageEventIds.ResetToDevice));
+        Assert.Single(Events(server, StorageEventIds.LunReset));
+        Assert.Equal(3, Events(server, StorageEventIds.IoRetried).Count);
+        Assert.Single(Events(server, StorageEventIds.LinkDown));
+        Assert.Single(Events(server, StorageEventIds.LinkUp));
+        Assert.Empty(Events(server, StorageEventIds.LinkDownTimeout));
+        using var client = ManagementClient.Locate(null, null, state);
+        var lun = (await client.SendAsync(HttpMethod.Get, "v1/luns")).GetProperty("luns")[0];
+        // Every counted rule fired in full (the delay rule goes by rate, so it has no count).
+        var rules = lun.GetProperty("faults").EnumerateArray().ToList();
+        Assert.Equal(5, rules.Count);
+        Assert.All(rules.Skip(1), r => Assert.Equal(0, r.GetProperty("remaining").GetInt32()));
+        Assert.Equal([20, 20, 1, 3], rules.Skip(1).Select(r => r.GetProperty("hits").GetInt64()));
+        // Each BUSY / QUEUE FULL answer is retried by the port, unless the stall's LU reset ended
+        // the request while it waited for its retry (the reset completes what the LU holds).
+        var counters = lun.GetProperty("counters");
+        Assert.InRange(counters.GetProperty("busyRetries").GetInt64(), 1, 20);
+        Assert.InRange(counters.GetProperty("queueFullRetries").GetInt64(), 1, 20);
+        Assert.Equal(0, lun.GetProperty("outstanding").GetInt32());
+        Assert.Equal(0, lun.GetProperty("pending").GetInt32());
+        Assert.Equal(0, lun.GetProperty("stalled").GetInt32());
+    }
+
+    [InteropFact("qemu-io", "nbdinfo")]
+    public async Task A_dropped_connection_ends_the_nbd_clients_session_and_a_new_one_sees_the_data()
+    {
+        using var folder = new TempFolder();
+        // Writes are slowed so that qemu-io is still connected when the drop comes.
+        var config = Config(folder, "[ { kind: delay, operations: write, delay: 300ms } ]");
+        await using var server = await StorSharpServer.StartAsync(iscsi: false, nbd: true, "--config", config);
+        var state = Path.Combine(folder.Path, "management.json");
+        var writer = QemuIo(server.NbdUrl(), "write -P 0x31 0 64k", "write -P 0x32 64k 64k", "write -P 0x33 128k 64k",
+            "write -P 0x34 192k 64k", "write -P 0x35 256k 64k", "write -P 0x36 320k 64k", "write -P 0x37 384k 64k", "write -P 0x38 448k 64k",
+            "write -P 0x39 512k 64k", "write -P 0x3a 576k 64k");
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var drop = await Cli.RunStorSharp(Bound, "fault", "drop-connections", Iqn, "0", "--state", state);
+        Assert.True(drop.ExitCode == 0, drop.ToString());
+        var cut = await writer;
+        Assert.Contains("failed", cut.Output + cut.Error, StringComparison.OrdinalIgnoreCase); // the client saw its connection end
+        Assert.Single(Events(server, StorageEventIds.ConnectionsDropped));
+        // The first write was acknowledged before the drop: a new connection reads it back.
+        var after = await QemuIo(server.NbdUrl(), "read -P 0x31 0 64k");
+        AssertOk(after);
+        var info = await Cli.Run("nbdinfo", ["--size", server.NbdUrl()], Bound);
+        Assert.True(info.ExitCode == 0, info.ToString());
+    }
+
     /// <summary>Runs iscsi-test-cu tests and returns (ran, passed, failed) from its run summary.</summary>
     private static async Task<(int Ran, int Passed, int Failed, ToolResult Result)> TestCu(StorSharpServer server, string tests)
     {

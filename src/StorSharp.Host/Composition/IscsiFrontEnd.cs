@@ -24,24 +24,18 @@ internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
 
     public int SessionCount => _server.SessionCount;
 
-    private readonly StorSharp.Port.Adapter[] _adapters = [.. spec.Targets.SelectMany(t => t.Luns).Select(l => l.Adapter).Distinct()];
-    private readonly List<(StorSharp.Port.Adapter Adapter, Action<StorSharp.Port.ScsiAddress> Handler)> _dropHandlers = [];
+    private ConnectionDropSubscription? _drops;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await _server.StartAsync(cancellationToken).ConfigureAwait(false);
         // Fault injection's connection drop: close the connections to that LU.
-        foreach (var adapter in _adapters)
-        {
-            Action<StorSharp.Port.ScsiAddress> handler = address => _server.DropConnections(adapter, address);
-            adapter.ConnectionDropRequested += handler;
-            _dropHandlers.Add((adapter, handler));
-        }
+        _drops = new ConnectionDropSubscription(spec.Targets.SelectMany(t => t.Luns).Select(l => l.Adapter), _server.DropConnections);
     }
 
     public ValueTask DisposeAsync()
     {
-        foreach (var (adapter, handler) in _dropHandlers) adapter.ConnectionDropRequested -= handler;
+        _drops?.Dispose();
         return _server.DisposeAsync();
     }
 }

@@ -24,9 +24,18 @@ internal static class ConfigDocumentReader
     private static ConfigNode? ReadYaml(string sourceName, string text)
     {
         var stream = new YamlStream();
+        var scanner = new Scanner(new StringReader(text));
         try
         {
-            stream.Load(new StringReader(text));
+            stream.Load(new Parser(scanner));
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner fails this way on some malformed flow collections (for example a
+            // flow sequence continued on a less indented line); its position is where it gave up.
+            var at = scanner.CurrentPosition;
+            throw new ConfigurationException([new ConfigurationError(sourceName, (int)at.Line, (int)at.Column, "",
+                "YAML syntax error: the text here cannot be read (check the indentation of a [ ... ] or { ... } spread over several lines)")]);
         }
         catch (YamlException e)
         {

@@ -43,6 +43,9 @@ internal sealed class NbdConnection : ISrbCompletionHandler
     private int _inFlight;
     private long _inFlightBytes;
     private volatile bool _closing;
+    private volatile bool _serving;     // negotiation chose an export; the fields below are set
+    private int _dropRequested;
+    private readonly CancellationTokenSource _dropped = new();
     private volatile bool _outputBroken;
     private int _senderActive;          // 1 while a sender owns _batch and the socket's send side
     private volatile int _dispatchThread; // the receive loop's thread while it dispatches a batch of requests, else 0
@@ -87,10 +90,28 @@ internal sealed class NbdConnection : ISrbCompletionHandler
     /// <summary>Requests in flight now.</summary>
     public int InFlight => Volatile.Read(ref _inFlight);
 
+    /// <summary>Whether the connection is in the transmission phase on the LU at <paramref name="address"/> of <paramref name="adapter"/>.</summary>
+    public bool Serves(Adapter adapter, ScsiAddress address) => _serving && ReferenceEquals(_adapter, adapter) && _address == address;
+
+    /// <summary>
+    /// Drops the connection as a network failure would (fault injection's connection drop): the
+    /// transport is shut down at once, so the client sees the connection end and replies not yet sent
+    /// are lost; requests already in the port still finish there before their buffers are freed.
+    /// </summary>
+    public void Drop(string reason)
+    {
+        if (Interlocked.Exchange(ref _dropRequested, 1) != 0) return;
+        _core.Log($"{_peer}: dropping the connection: {reason}.");
+        _sink.Abort();
+        _dropped.Cancel();
+    }
+
     /// <summary>Runs the connection to its end; never throws.</summary>
-    public async Task RunAsync(CancellationToken cancellationToken)
+    public async Task RunAsync(CancellationToken serverStopping)
     {
         bool disconnectRequested = false;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(serverStopping, _dropped.Token);
+        var cancellationToken = linked.Token;
         try
         {
             NbdSession? session;
@@ -114,7 +135,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            _core.Log($"{_peer}: closing: the server is stopping.");
+            _core.Log($"{_peer}: closing: {(_dropRequested != 0 ? "the connection was dropped" : "the server is stopping")}.");
         }
         catch (Exception ex)
         {
@@ -139,6 +160,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         _maxPayload = _export.MaxPayload;
         _maxTransferBytes = (int)Math.Min((long)_device.MaximumTransferBlocks * _blockSize, int.MaxValue);
         _retryCount = _device.RetryCount;
+        _serving = true;
     }
 
     private async Task FinishAsync(bool disconnectRequested)
@@ -171,6 +193,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
             }
             lock (_statePoolLock) _statePool.Clear();
             if (Volatile.Read(ref _senderActive) == 0) _batch.ReturnBuffer();
+            _serving = false;
         }
     }
 
@@ -441,7 +464,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         srb.OriginalRequest = state;
         try
         {
-            _adapter.Submit(srb);
+            ClassRetry.Submit(_adapter, srb); // the class role: a miniport timeout is logged (153) and retried
         }
         catch (InvalidOperationException ex)
         {
@@ -465,7 +488,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         {
             if (state.Request.Command == NbdCommand.Read && srb.DataTransferLength < state.Request.Length) state.Error = Errno.EIO;
         }
-        else if (outcome == ScsiOutcome.Retry && state.Retries < _retryCount && !_closing)
+        else if (outcome == ScsiOutcome.Retry && !ClassRetry.RetriesExhausted(srb) && state.Retries < _retryCount && !_closing)
         {
             Retry(state, srb);
             return;
@@ -502,8 +525,8 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         var interval = _device.RetryInterval;
         try
         {
-            if (unitAttention || interval <= TimeSpan.Zero) _adapter.Submit(retry);
-            else _adapter.SubmitAfter(retry, interval);
+            if (unitAttention || interval <= TimeSpan.Zero) ClassRetry.Submit(_adapter, retry);
+            else ClassRetry.SubmitAfter(_adapter, retry, interval);
         }
         catch (InvalidOperationException)
         {

@@ -12,6 +12,12 @@ internal abstract class NbdReplySink
 {
     /// <summary>Sends every byte of <paramref name="segments"/>, in order.</summary>
     public abstract ValueTask SendAsync(List<ArraySegment<byte>> segments);
+
+    /// <summary>
+    /// Ends the transport at once, both ways (a dropped connection): a pending receive ends, later
+    /// sends fail, the client sees the connection close. Safe to call from any thread, more than once.
+    /// </summary>
+    public abstract void Abort();
 }
 
 /// <summary>
@@ -22,6 +28,13 @@ internal abstract class NbdReplySink
 internal sealed class SocketReplySink(Socket socket) : NbdReplySink
 {
     private readonly GatherSend _send = new();
+
+    public override void Abort()
+    {
+        try { socket.Shutdown(SocketShutdown.Both); }
+        catch (SocketException) { /* already closed by the peer */ }
+        catch (ObjectDisposedException) { /* already closed here */ }
+    }
 
     public override async ValueTask SendAsync(List<ArraySegment<byte>> segments)
     {
@@ -79,6 +92,12 @@ internal sealed class SocketReplySink(Socket socket) : NbdReplySink
 /// <summary>Any other stream (stdout, a test's duplex stream): the segments are written in order, then flushed.</summary>
 internal sealed class StreamReplySink(Stream output) : NbdReplySink
 {
+    public override void Abort()
+    {
+        try { output.Close(); }
+        catch (IOException) { /* the reader is gone already */ }
+    }
+
     public override async ValueTask SendAsync(List<ArraySegment<byte>> segments)
     {
         foreach (var s in segments) await output.WriteAsync(s.AsMemory()).ConfigureAwait(false);

@@ -21,12 +21,36 @@ public static class ClassRetry
     /// </summary>
     public static void Submit(Adapter adapter, Srb srb)
     {
+        Prepare(adapter, srb);
+        adapter.Submit(srb);
+    }
+
+    /// <summary>
+    /// Submits <paramref name="srb"/> with class retries after <paramref name="delay"/> (on the
+    /// adapter's heartbeat, as <see cref="Adapter.SubmitAfter"/>): a front end's own retry of a
+    /// request that failed for another reason (BUSY, an LU reset) still gets the class rule.
+    /// </summary>
+    public static void SubmitAfter(Adapter adapter, Srb srb, TimeSpan delay)
+    {
+        Prepare(adapter, srb);
+        adapter.SubmitAfter(srb, delay);
+    }
+
+    /// <summary>
+    /// True when <paramref name="srb"/>'s failure is one the class layer owns: a miniport timeout it
+    /// retried (event 153) until <see cref="PortTunables.ClassRetryCount"/> ran out (event 11). A front
+    /// end that also retries transient failures must not retry it again.
+    /// </summary>
+    public static bool RetriesExhausted(Srb srb) =>
+        IsMiniportTimeout(srb.Status) && !srb.CompletedByPort && !srb.ResetByPort && !srb.ResetByRequest && srb.Unit is not null;
+
+    private static void Prepare(Adapter adapter, Srb srb)
+    {
         srb.ClassHandler = srb.CompletionHandler;
         srb.ClassAdapter = adapter;
         srb.OriginalTransferLength = srb.DataTransferLength == 0 ? (int)Math.Min(int.MaxValue, srb.Data.Length) : srb.DataTransferLength;
         srb.ClassRetries = 0;
         srb.CompletionHandler = s_handler;
-        adapter.Submit(srb);
     }
 
     /// <summary>Submits with class retries and returns a task for the final outcome (no allocation).</summary>

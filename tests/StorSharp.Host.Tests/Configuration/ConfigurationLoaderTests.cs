@@ -124,6 +124,16 @@ public sealed class ConfigurationLoaderTests
     }
 
     [Fact]
+    public void A_flow_sequence_continued_on_a_less_indented_line_is_a_syntax_error_not_a_crash()
+    {
+        // YamlDotNet's scanner throws InvalidOperationException on this text rather than a YamlException.
+        var error = SingleError("luns:\n  - size: 64M\n    faults: [ { kind: delay,\n  operations: media } ]\n", "flow.yaml");
+        Assert.Contains("YAML syntax error", error.Message);
+        Assert.InRange(error.Line, 3, 4);
+        Assert.StartsWith($"flow.yaml line {error.Line}: ", error.ToString());
+    }
+
+    [Fact]
     public void Repeated_key_is_an_error_naming_the_line()
     {
         var error = SingleError(Minimal.Replace("size: 64M", "size: 64M\n    size: 1G"));
