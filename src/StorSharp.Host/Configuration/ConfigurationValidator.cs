@@ -224,7 +224,7 @@ internal static partial class ConfigurationValidator
             Check(lun.Removable, $"{path}.removable", "a dvd's disc is removable; leave removable out");
             Check(!lun.Create, $"{path}.create", "a dvd serves an existing ISO image; make one with xorriso -as mkisofs");
             Check(lun.BlockSize == 512, $"{path}.blockSize", "a dvd reads its image in 2048-byte sectors; leave blockSize out (512)");
-            if (lun.Path is { } file && File.Exists(file))
+            if (lun.Backend is LunBackend.File or LunBackend.Image && lun.Path is { } file && File.Exists(file))
             {
                 // A file backend is the ISO itself: whole 2048-byte sectors. An image's file size says nothing of its contents.
                 var problem = lun.Backend == LunBackend.File ? DiscImageFile.Problem(file, lun.Path) : new FileInfo(file).Length < DiscImageFile.SectorSize ? $"{lun.Path} is smaller than one 2048-byte sector" : null;
