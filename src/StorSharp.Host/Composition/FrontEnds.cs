@@ -63,7 +63,7 @@ public sealed record IscsiFrontEndSpec(IReadOnlyList<IPEndPoint> Portals, IReadO
 /// </summary>
 public sealed record HostComponents
 {
-    /// <summary>Opens (or creates) the block device of a LUN. The factory wraps it in <c>CheckedBlockDevice</c>.</summary>
+    /// <summary>Opens (or creates) the block device of a LUN. The factory wraps it in <c>CheckedBlockDevice</c>. It also opens the discs the management API inserts in DVD drives, as <c>backend: file</c>, read-only.</summary>
     public required Func<LunSettings, CancellationToken, ValueTask<IBlockDevice>> OpenBlockDevice { get; init; }
 
     /// <summary>Makes the registration of the miniport that serves the given LUs, all of one device kind; the host starts an adapter with it.</summary>
