@@ -47,6 +47,7 @@ public static class StorSharpCommandLine
         root.Add(EventsCommand(cancellationToken));
         root.Add(TraceCommand.Create());
         foreach (var command in ManagementCommandLine.Commands(cancellationToken)) root.Add(command);
+        root.Add(MediaCommandLine.Create());
         return root;
     }
 

@@ -161,6 +161,11 @@ public static class ServeRunner
             var size = lun.SizeBytes ?? host.Luns.FirstOrDefault(l => l.Settings == lun)?.Device.Geometry.SizeBytes ?? 0;
             var backend = lun.Backend == LunBackend.Ram ? (lun.Thin ? "sparse RAM disk" : "RAM disk") : $"file {lun.Path}";
             var flags = lun.ReadOnly ? ", read-only" : "";
+            if (lun.Backend == LunBackend.None)
+            {
+                text.AppendLine($"  LUN {lun.Number} of {lun.Target}: DVD drive, empty (storsharp media insert {lun.Target} {lun.Number} ISO puts a disc in)");
+                continue;
+            }
             var shape = lun.Device == LunDevice.Dvd ? $"DVD drive, disc {backend}, 2048-byte sectors" : $"{backend}, {lun.BlockSize}-byte blocks";
             text.AppendLine($"  LUN {lun.Number} of {lun.Target}: {SizeParser.Format(size)} {shape}{flags}");
         }

@@ -50,8 +50,12 @@ public sealed class OpticalDrive
         }
     }
 
-    /// <summary>The block device the SCSI device server reads: the loaded disc's sectors.</summary>
-    internal IBlockDevice Slot { get; }
+    /// <summary>
+    /// The block device the SCSI device server reads: the loaded disc's 2048-byte sectors, with a size
+    /// of 0 while no disc is loaded. It follows every disc change, is read-only, and disposing it does
+    /// nothing (the images belong to the caller).
+    /// </summary>
+    public IBlockDevice Slot { get; }
 
     /// <summary>Puts <paramref name="image"/> in the drive and closes the tray (see <see cref="InsertMedia(OpticalDisc)"/>).</summary>
     /// <param name="image">The image's blocks (an ISO file); its block size must divide 2048.</param>

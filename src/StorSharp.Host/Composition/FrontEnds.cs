@@ -33,12 +33,15 @@ public interface INbdFrontEnd : IFrontEnd
 
 /// <summary>A logical unit as composed by the host: its port address, its block device and its settings.</summary>
 /// <param name="Address">Where the LU sits on its adapter: bus 0, the target's index, the LU's index within the target.</param>
-/// <param name="Device">The block device (already wrapped in <c>CheckedBlockDevice</c>, which checks every range).</param>
+/// <param name="Device">The block device (already wrapped in <c>CheckedBlockDevice</c>, which checks every range); for a DVD, the drive's view of whatever disc is loaded (<see cref="StorSharp.Optical.OpticalDrive.Slot"/>).</param>
 /// <param name="Settings">The LUN's configuration (number, device kind, product id, serial, flags).</param>
 public sealed record ComposedLun(ScsiAddress Address, IBlockDevice Device, LunSettings Settings)
 {
     /// <summary>The adapter whose miniport serves the LU (one adapter per <see cref="LunSettings.Device"/> kind); set once that adapter has started.</summary>
     public Adapter Adapter { get; internal set; } = null!;
+
+    /// <summary>For a <c>device: dvd</c> LUN: its drive and the disc in it, which management can change; null for other devices.</summary>
+    public DvdMedia? Media { get; init; }
 }
 
 /// <summary>What the NBD front end is built from.</summary>
@@ -60,7 +63,7 @@ public sealed record IscsiFrontEndSpec(IReadOnlyList<IPEndPoint> Portals, IReadO
 /// </summary>
 public sealed record HostComponents
 {
-    /// <summary>Opens (or creates) the block device of a LUN. The factory wraps it in <c>CheckedBlockDevice</c>.</summary>
+    /// <summary>Opens (or creates) the block device of a LUN. The factory wraps it in <c>CheckedBlockDevice</c>. It also opens the discs the management API inserts in DVD drives, as <c>backend: file</c>, read-only.</summary>
     public required Func<LunSettings, CancellationToken, ValueTask<IBlockDevice>> OpenBlockDevice { get; init; }
 
     /// <summary>Makes the registration of the miniport that serves the given LUs, all of one device kind; the host starts an adapter with it.</summary>

@@ -24,6 +24,7 @@ internal static class LunBackends
             LunBackend.File => OpenFile(lun),
             LunBackend.Image => await OpenImageAsync(lun, cancellationToken).ConfigureAwait(false),
             LunBackend.Nbd => await OpenNbdAsync(lun, cancellationToken).ConfigureAwait(false),
+            LunBackend.None => throw new ArgumentException("an empty drive (backend: none) has no block device to open"),
             _ => throw new ArgumentOutOfRangeException(nameof(lun), lun.Backend, "unknown backend"),
         };
         if (!lun.Thin) device = new ThickBlockDevice(device);
@@ -37,6 +38,7 @@ internal static class LunBackends
         LunBackend.File => $"the file {lun.Path}",
         LunBackend.Image => $"the image {lun.Path}",
         LunBackend.Nbd => $"the NBD export {lun.Uri}",
+        LunBackend.None => "no disc (an empty drive)",
         _ => lun.Backend.ToString(),
     };
 

@@ -30,9 +30,9 @@ internal static class LunMiniports
         }),
         new ScsiDiskMiniportOptions { BusType = BusType(luns) });
 
-    /// <summary>CD/DVD drives, each loaded with its backend's image as the disc (the drive's profile follows the image's size).</summary>
+    /// <summary>CD/DVD drives: each LUN's drive (<see cref="ComposedLun.Media"/>), loaded with its backend's image or empty (the drive's profile follows the image's size).</summary>
     private static VirtualMiniportRegistration Dvd(IReadOnlyList<ComposedLun> luns) => OpticalMiniport.CreateRegistration(
-        luns.Select(l => new OpticalDriveDefinition(l.Address, new OpticalDrive(new OpticalDisc(l.Device)))
+        luns.Select(l => new OpticalDriveDefinition(l.Address, l.Media?.Drive ?? new OpticalDrive(new OpticalDisc(l.Device)))
         {
             ProductId = l.Settings.ProductId,
             SerialNumber = l.Settings.EffectiveSerial,

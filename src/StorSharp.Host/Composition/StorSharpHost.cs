@@ -23,6 +23,7 @@ namespace StorSharp.Host;
 public sealed class StorSharpHost : IAsyncDisposable
 {
     private readonly List<IBlockDevice> _devices = [];
+    private readonly List<DvdMedia> _media = [];
     private readonly List<IFrontEnd> _frontEnds = [];
     private readonly EventLog _events;
     private int _disposed;
@@ -124,17 +125,26 @@ public sealed class StorSharpHost : IAsyncDisposable
             var targetId = targetIds[lun.Target];
             var index = nextLun.GetValueOrDefault(targetId);
             nextLun[targetId] = (byte)(index + 1);
-            IBlockDevice device;
+            IBlockDevice? device = null;
             try
             {
-                device = await components.OpenBlockDevice(lun, cancellationToken).ConfigureAwait(false);
+                if (lun.Backend != LunBackend.None) device = await components.OpenBlockDevice(lun, cancellationToken).ConfigureAwait(false);
+                if (lun.Device == LunDevice.Dvd)
+                {
+                    // A DVD LUN is its drive; the image is the disc in it, which management may change.
+                    var media = DvdMedia.Create(lun, device, components.OpenBlockDevice);
+                    _media.Add(media);
+                    luns.Add(new ComposedLun(new ScsiAddress(0, targetId, index), media.Drive.Slot, lun) { Media = media });
+                    continue;
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or BlockDeviceException or ArgumentException or DiskImageException)
             {
+                if (device is not null) await device.DisposeAsync().ConfigureAwait(false);
                 throw new HostStartException($"LUN {lun.Number} of {lun.Target}: cannot open {LunBackends.Describe(lun)}: {e.Message}", e);
             }
-            _devices.Add(device);
-            luns.Add(new ComposedLun(new ScsiAddress(0, targetId, index), device, lun));
+            _devices.Add(device!);
+            luns.Add(new ComposedLun(new ScsiAddress(0, targetId, index), device!, lun));
         }
         Luns = luns;
 
@@ -241,6 +251,11 @@ public sealed class StorSharpHost : IAsyncDisposable
         try { await Port.DisposeAsync().ConfigureAwait(false); }
         catch (Exception e) { failures.Add(e); }
         Diagnostics.Dispose();
+        foreach (var media in _media)
+        {
+            try { await media.DisposeAsync().ConfigureAwait(false); }
+            catch (Exception e) { failures.Add(e); }
+        }
         foreach (var device in _devices)
         {
             try

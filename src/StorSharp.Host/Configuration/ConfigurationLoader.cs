@@ -239,7 +239,8 @@ internal sealed partial class ConfigurationBinder(string source)
                 case "file": backend = LunBackend.File; break;
                 case "image": backend = LunBackend.Image; break;
                 case "nbd": backend = LunBackend.Nbd; break;
-                default: Error(b, $"{path}.backend", $"'{text}' is not a backend; use ram, file, image or nbd"); break;
+                case "none": backend = LunBackend.None; break;
+                default: Error(b, $"{path}.backend", $"'{text}' is not a backend; use ram, file, image or nbd (or none for an empty dvd drive)"); break;
             }
         }
         var device = LunDevice.Disk;

@@ -148,6 +148,11 @@ internal static partial class ConfigurationValidator
                 ValidateNbd(lun, path);
                 return;
             }
+            if (lun.Backend == LunBackend.None)
+            {
+                ValidateEmptyDrive(lun, path);
+                return;
+            }
             if (lun.Backend == LunBackend.Ram)
             {
                 Check(lun.SizeBytes is not null, $"{path}.size", "is required for a ram backend (for example 1G)");
@@ -214,13 +219,31 @@ internal static partial class ConfigurationValidator
         // A DVD's disc is an ISO image (2048-byte sectors), read-only, removable.
         void ValidateDvd(LunSettings lun, string path)
         {
-            Check(lun.Backend is LunBackend.File or LunBackend.Image, $"{path}.backend", "a dvd's disc is an ISO image: use backend: file or image and its path");
+            Check(lun.Backend is LunBackend.File or LunBackend.Image or LunBackend.None, $"{path}.backend", "a dvd's disc is an ISO image: use backend: file or image and its path, or backend: none for an empty drive");
             Check(lun.ReadOnly, $"{path}.readOnly", "a dvd is read-only; leave readOnly out");
             Check(lun.Removable, $"{path}.removable", "a dvd's disc is removable; leave removable out");
             Check(!lun.Create, $"{path}.create", "a dvd serves an existing ISO image; make one with xorriso -as mkisofs");
             Check(lun.BlockSize == 512, $"{path}.blockSize", "a dvd reads its image in 2048-byte sectors; leave blockSize out (512)");
-            if (lun.Path is { } file && File.Exists(file) && new FileInfo(file).Length < 2048)
-                errors.Add(at.Error($"{path}.path", $"{lun.Path} is smaller than one 2048-byte sector"));
+            if (lun.Backend is LunBackend.File or LunBackend.Image && lun.Path is { } file && File.Exists(file))
+            {
+                // A file backend is the ISO itself: whole 2048-byte sectors. An image's file size says nothing of its contents.
+                var problem = lun.Backend == LunBackend.File ? DiscImageFile.Problem(file, lun.Path) : new FileInfo(file).Length < DiscImageFile.SectorSize ? $"{lun.Path} is smaller than one 2048-byte sector" : null;
+                if (problem is not null) errors.Add(at.Error($"{path}.path", problem));
+            }
+        }
+
+        // backend: none, an empty dvd drive: no disc, so nothing that describes one.
+        void ValidateEmptyDrive(LunSettings lun, string path)
+        {
+            if (lun.Device != LunDevice.Dvd)
+            {
+                errors.Add(at.Error($"{path}.backend", "none is only for device: dvd (an empty drive); a disk needs a backend that stores its blocks"));
+                return;
+            }
+            const string Hint = "an empty drive (backend: none) has no disc; leave it out, or use backend: file with the ISO's path";
+            Check(lun.Path is null, $"{path}.path", Hint);
+            Check(lun.SizeBytes is null, $"{path}.size", Hint);
+            Check(lun.Format == "auto", $"{path}.format", Hint);
         }
 
         void ValidateImage(LunSettings lun, string path)

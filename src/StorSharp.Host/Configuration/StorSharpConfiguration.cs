@@ -171,6 +171,8 @@ public enum LunBackend
     Image,
     /// <summary>A remote NBD export (<see cref="LunSettings.Uri"/>), reached through StorSharp's own NBD client.</summary>
     Nbd,
+    /// <summary>Nothing: an empty CD/DVD drive (<see cref="LunDevice.Dvd"/> only), whose disc is inserted later through the management API.</summary>
+    None,
 }
 
 /// <summary>How an <see cref="LunBackend.Nbd"/> backend gets its connection back (the <c>reconnect:</c> mapping).</summary>
@@ -200,7 +202,7 @@ public enum LunDevice
 {
     /// <summary>A SCSI direct-access disk (SPC-4 / SBC-4), served by the SCSI disk miniport.</summary>
     Disk,
-    /// <summary>A read-only CD/DVD drive (MMC-6) whose disc is the backend's ISO image, served by the optical miniport.</summary>
+    /// <summary>A read-only CD/DVD drive (MMC-6) whose disc is the backend's ISO image (none with <see cref="LunBackend.None"/>), served by the optical miniport.</summary>
     Dvd,
 }
 

@@ -9,7 +9,7 @@ namespace StorSharp.Host.Management;
 /// request to the running server's management API and prints the answer for people.
 /// Exit codes: 0 done, 1 the server could not be reached, 2 the request was refused (bad argument, unknown LUN).
 /// </summary>
-public static class ManagementCommands
+public static partial class ManagementCommands
 {
     /// <summary>How to reach the server: explicit URL and token, or a state file (the default one when all are null).</summary>
     /// <param name="Url">The API's URL.</param>

@@ -110,6 +110,7 @@ internal sealed class ManagementContext(StorSharpHost host)
                 }).ToArray()
                 : [],
             stalled = unit?.Faults?.StalledCount ?? 0,
+            media = lun.Media?.State(),
         };
     }
 }

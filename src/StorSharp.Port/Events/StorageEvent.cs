@@ -114,4 +114,13 @@ public static class StorageEventIds
 
     /// <summary>Fault injection took the adapter's link down for a while (LinkUp follows).</summary>
     public const int LinkDownInjected = 1063;
+
+    /// <summary>A disc was put in a virtual CD/DVD drive by management and the tray closed (hosts get UNIT ATTENTION 28h/00h).</summary>
+    public const int MediaInserted = 1070;
+
+    /// <summary>A disc was taken out of a virtual CD/DVD drive by management (the tray is left open).</summary>
+    public const int MediaEjected = 1071;
+
+    /// <summary>A management eject was refused because a host prevents medium removal; the hosts were sent an eject request.</summary>
+    public const int MediaEjectRefused = 1072;
 }

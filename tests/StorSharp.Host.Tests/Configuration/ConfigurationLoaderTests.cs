@@ -157,6 +157,32 @@ public sealed class ConfigurationLoaderTests
     }
 
     [Fact]
+    public void A_dvd_may_be_configured_empty_with_backend_none()
+    {
+        var config = ConfigurationLoader.Parse(Minimal.Replace("size: 64M", "device: dvd\n    backend: none").Replace("nbd:\n  exports:\n    - name: disk0", "nbd: off"), "storsharp.yaml");
+        var lun = Assert.Single(config.Luns);
+        Assert.Equal((LunDevice.Dvd, LunBackend.None, null, null), (lun.Device, lun.Backend, lun.Path, lun.SizeBytes));
+        Assert.True(lun.ReadOnly && lun.Removable);
+    }
+
+    [Fact]
+    public void A_dvd_file_must_hold_whole_2048_byte_sectors()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"storsharp-odd-{Guid.NewGuid():N}.iso");
+        File.WriteAllBytes(path, new byte[3 * 2048 + 512]);
+        try
+        {
+            var e = Assert.Throws<ConfigurationException>(() => ConfigurationLoader.Parse(Minimal.Replace("size: 64M", $"device: dvd\n    backend: file\n    path: {path}"), "storsharp.yaml"));
+            var error = Assert.Single(e.Errors);
+            Assert.Equal($"storsharp.yaml line 7: luns[0].path: {path} is 6656 bytes, not a whole number of 2048-byte sectors (an ISO image is; make one with xorriso -as mkisofs)", error.ToString());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void The_documented_example_message()
     {
         var yaml = Minimal.Replace("size: 64M", "size: 64M\n    blockSize: 1024");
@@ -177,6 +203,10 @@ public sealed class ConfigurationLoaderTests
         { "bad backend", Minimal.Replace("size: 64M", "size: 64M\n    backend: tape"), 6, "luns[0].backend", "'tape' is not a backend; use ram, file, image or nbd" },
         { "bad device kind", Minimal.Replace("size: 64M", "size: 64M\n    device: tape"), 6, "luns[0].device", "'tape' is not a device kind" },
         { "dvd needs an iso", Minimal.Replace("size: 64M", "size: 64M\n    device: dvd"), 4, "luns[0].backend", "a dvd's disc is an ISO image: use backend: file or image" },
+        { "none is only for a dvd", Minimal.Replace("size: 64M", "backend: none"), 5, "luns[0].backend", "none is only for device: dvd (an empty drive)" },
+        { "an empty drive has no path", Minimal.Replace("size: 64M", "device: dvd\n    backend: none\n    path: /etc/hostname"), 7, "luns[0].path", "an empty drive (backend: none) has no disc" },
+        { "an empty drive has no size", Minimal.Replace("size: 64M", "size: 64M\n    device: dvd\n    backend: none"), 5, "luns[0].size", "an empty drive (backend: none) has no disc" },
+        { "dvd iso smaller than a sector", Minimal.Replace("size: 64M", "backend: file\n    path: /etc/hostname\n    device: dvd"), 6, "luns[0].path", "smaller than one 2048-byte sector" },
         { "dvd is read-only", Minimal.Replace("size: 64M", "backend: image\n    path: /etc/hostname\n    device: dvd\n    readOnly: false"), 8, "luns[0].readOnly", "a dvd is read-only" },
         { "dvd reads 2048-byte sectors", Minimal.Replace("size: 64M", "backend: image\n    path: /etc/hostname\n    device: dvd\n    blockSize: 4096"), 8, "luns[0].blockSize", "leave blockSize out (512)" },
         { "image needs a path", Minimal.Replace("size: 64M", "backend: image"), 4, "luns[0].path", "required for an image backend" },
