@@ -180,7 +180,7 @@ public static class ServeRunner
                 var url = $"iscsi://{portal}/{lun.Target}/{lun.Number}";
                 // READ CAPACITY(16) is not an MMC command: a DVD answers iscsi-inq instead.
                 text.AppendLine(lun.Device == LunDevice.Dvd ? $"  iscsi-inq {url}" : $"  iscsi-readcapacity16 {url}");
-                text.AppendLine($"  qemu-img info {url}");
+                if (lun.Backend != LunBackend.None) text.AppendLine($"  qemu-img info {url}"); // an empty drive has nothing to show
             }
             var chap = config.Targets.FirstOrDefault(t => t.Chap is not null);
             if (chap is not null) text.AppendLine($"  (target {chap.Iqn} needs CHAP: add user%password@ before the address)");

@@ -138,6 +138,8 @@ public sealed class DvdMediaChangeInteropTests
         var config = Config(folder, "    backend: none");
         await using var server = await StorSharpServer.StartAsync(iscsi: true, nbd: false, "--config", config);
         Assert.Contains($"LUN 0 of {Iqn}: DVD drive, empty", server.Output);
+        Assert.Contains($"  iscsi-inq {server.IscsiUrl(Iqn)}", server.Output);
+        Assert.DoesNotContain($"  qemu-img info {server.IscsiUrl(Iqn)}", server.Output); // an empty drive has nothing to show
         await using var host = await HostAsync(server);
         Assert.Equal((2, 2, 0x3A, 0x01), await TestUnitReadyAsync(host)); // MEDIUM NOT PRESENT - TRAY CLOSED
         var show = await Media(folder, "show", Iqn, "0");
