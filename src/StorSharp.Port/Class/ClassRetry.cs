@@ -62,6 +62,25 @@ public static class ClassRetry
         return task;
     }
 
+    /// <summary>The least time between two event 15 entries for one LU.</summary>
+    public static readonly TimeSpan NotReadyEventInterval = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// True for sense data saying NOT READY for a reason other than a missing medium (ASC 3Ah, the
+    /// normal answer of an empty removable drive): a unit becoming ready, stopped, sanitizing, or
+    /// a fault injected as NOT READY. Reads fixed (70h/71h) and descriptor (72h/73h) formats.
+    /// </summary>
+    public static bool IsDeviceNotReady(ReadOnlySpan<byte> sense)
+    {
+        if (sense.Length < 3) return false;
+        int code = sense[0] & 0x7F;
+        int key, asc;
+        if (code is 0x72 or 0x73) { key = sense[1] & 0x0F; asc = sense.Length > 2 ? sense[2] : 0; }
+        else if (code is 0x70 or 0x71) { key = sense[2] & 0x0F; asc = sense.Length > 12 ? sense[12] : 0; }
+        else return false;
+        return key == 0x02 && asc != 0x3A;
+    }
+
     /// <summary>True for the statuses that mean the miniport timed out or reset the request (event 153 material).</summary>
     public static bool IsMiniportTimeout(SrbStatus status) =>
         status is SrbStatus.Timeout or SrbStatus.CommandTimeout or SrbStatus.BusReset;
@@ -87,10 +106,32 @@ public static class ClassRetry
                 Log(adapter, srb, StorageEventIds.ControllerError, EventLevel.Error,
                     $"The driver detected a controller error on {adapter.DeviceName} {srb.Address}: the request failed with {srb.Status} after {srb.ClassRetries} retries.");
             }
+            else if (srb.ScsiStatus == ScsiStatus.CheckCondition && unit is not null && IsDeviceNotReady(srb.SenseData))
+            {
+                LogNotReady(adapter, unit, srb);
+            }
             srb.CompletionHandler = srb.ClassHandler;
             srb.ClassHandler = null;
             srb.ClassAdapter = null;
             srb.SignalCompleted();
+        }
+
+        /// <summary>
+        /// Event 15, as disk.sys logs it, at most once per LU per <see cref="NotReadyEventInterval"/>
+        /// (a unit that stays not ready would otherwise fill the log with every polled command).
+        /// </summary>
+        private static void LogNotReady(Adapter adapter, LogicalUnit unit, Srb srb)
+        {
+            long now = adapter.Time.GetTimestamp();
+            long last = Volatile.Read(ref unit.LastNotReadyEventTimestamp);
+            if (last != 0 && adapter.Time.GetElapsedTime(last, now) < NotReadyEventInterval) return;
+            if (Interlocked.CompareExchange(ref unit.LastNotReadyEventTimestamp, now, last) != last) return;
+            var sense = srb.SenseData;
+            bool descriptor = (sense[0] & 0x7F) is 0x72 or 0x73;
+            byte asc = descriptor ? sense[2] : sense.Length > 12 ? sense[12] : (byte)0;
+            byte ascq = descriptor ? sense[3] : sense.Length > 13 ? sense[13] : (byte)0;
+            Log(adapter, srb, StorageEventIds.DeviceNotReady, EventLevel.Warning,
+                $"The device, {adapter.DeviceName} {srb.Address}, is not ready for access yet (sense 02/{asc:X2}/{ascq:X2}).");
         }
 
         private static void Log(Adapter adapter, Srb srb, int id, EventLevel level, string message)

@@ -30,6 +30,7 @@ public readonly record struct LogicalUnitCounters(long Completed, long Failed, l
 public sealed class LogicalUnit
 {
     private readonly Lock _lock = new();
+    internal long LastNotReadyEventTimestamp; // ClassRetry's event 15 rate limit (TimeProvider timestamp; 0 = never)
     private SrbList _pending;
     private SrbList _outstanding;
     private int _orderedOutstanding;

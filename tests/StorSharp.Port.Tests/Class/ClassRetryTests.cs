@@ -65,6 +65,58 @@ public class ClassRetryTests
         srb.Release();
     }
 
+    [Fact]
+    public async Task Not_ready_logs_event_15_at_most_once_per_lu_per_ten_seconds_and_never_for_a_missing_medium()
+    {
+        // Fixed-format sense: NOT READY, LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED (04/02).
+        byte[] notReady = [0x70, 0, 0x02, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x04, 0x02, 0, 0, 0, 0];
+        // Descriptor-format sense: NOT READY, MEDIUM NOT PRESENT (3A/00): an empty drive, not an event.
+        byte[] noMedium = [0x72, 0x02, 0x3A, 0x00, 0, 0, 0, 0];
+        byte[] sense = notReady;
+        var mp = new TestMiniport
+        {
+            OnIo = (srb, m) =>
+            {
+                srb.SetSenseData(sense);
+                m.Complete(srb, SrbStatus.Error, ScsiStatus.CheckCondition);
+            },
+        };
+        await using var f = await PortFixture.StartAsync(mp);
+        for (int i = 0; i < 3; i++)
+        {
+            var srb = f.Read();
+            await ClassRetry.ExecuteAsync(f.Adapter, srb);
+            Assert.Equal(ScsiStatus.CheckCondition, srb.ScsiStatus); // handed back, not retried by the class layer
+            srb.Release();
+        }
+        var e15 = Assert.Single(f.Events(StorageEventIds.DeviceNotReady));
+        Assert.Contains("is not ready for access yet (sense 02/04/02)", e15.Message);
+        Assert.Equal("0x28", e15.Data["Opcode"]);
+        Assert.Empty(f.Events(StorageEventIds.IoRetried));
+
+        f.Advance(10_000);
+        var again = f.Read();
+        await ClassRetry.ExecuteAsync(f.Adapter, again);
+        again.Release();
+        Assert.Equal(2, f.Events(StorageEventIds.DeviceNotReady).Count);
+
+        sense = noMedium;
+        f.Advance(10_000);
+        var empty = f.Read();
+        await ClassRetry.ExecuteAsync(f.Adapter, empty);
+        empty.Release();
+        Assert.Equal(2, f.Events(StorageEventIds.DeviceNotReady).Count);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x70, 0, 0x02, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x04, 0x1B }, true)]  // fixed, sanitize in progress
+    [InlineData(new byte[] { 0x72, 0x02, 0x04, 0x00 }, true)]                                  // descriptor, not ready
+    [InlineData(new byte[] { 0x70, 0, 0x02, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x3A, 0x01 }, false)] // medium not present
+    [InlineData(new byte[] { 0x70, 0, 0x03, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x11, 0x00 }, false)] // medium error
+    [InlineData(new byte[] { 0x00, 0x02 }, false)]                                             // not sense data
+    public void Device_not_ready_is_read_from_both_sense_formats(byte[] sense, bool expected) =>
+        Assert.Equal(expected, ClassRetry.IsDeviceNotReady(sense));
+
     [Theory]
     [InlineData(new byte[] { 0x08, 0x1F, 0xFF, 0xFE, 1, 0 }, 0x1FFFFEUL)]
     [InlineData(new byte[] { 0x2A, 0, 0x12, 0x34, 0x56, 0x78, 0, 0, 1, 0 }, 0x12345678UL)]
