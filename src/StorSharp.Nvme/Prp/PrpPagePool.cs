@@ -25,6 +25,7 @@ public sealed class PrpPagePool
 {
     private readonly object _lock = new();
     private readonly Stack<PrpPage> _free = new();
+    private int _count;
 
     /// <summary>Creates a pool of pages in <paramref name="memory"/>.</summary>
     public PrpPagePool(HostMemory memory)
@@ -36,6 +37,9 @@ public sealed class PrpPagePool
     /// <summary>The address space the pages are mapped in.</summary>
     public HostMemory Memory { get; }
 
+    /// <summary>How many pages the pool has made (each stays mapped in <see cref="Memory"/> for reuse).</summary>
+    public int PageCount => Volatile.Read(ref _count);
+
     /// <summary>A page (its previous content is left; writers fill what they use).</summary>
     public PrpPage Rent()
     {
@@ -44,6 +48,7 @@ public sealed class PrpPagePool
             if (_free.TryPop(out var page)) return page;
         }
         var data = new byte[Memory.PageSize];
+        Interlocked.Increment(ref _count);
         return new PrpPage(Memory.Map(data), data);
     }
 
