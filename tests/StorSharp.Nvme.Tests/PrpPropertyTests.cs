@@ -131,11 +131,12 @@ public sealed class PrpPropertyTests
     [Fact]
     public void Every_prp_list_built_is_valid_and_the_verdict_follows_the_rules()
     {
-        int chained = 0, refused = 0, built = 0;
+        int chained = 0, refused = 0, built = 0, cases = 0;
         var memories = new Dictionary<int, (HostMemory Memory, PrpPagePool Pool)>();
         Prop.ForAll(ScatterGatherLists.ToArbitrary(), input =>
         {
             var (page, elements) = input;
+            cases++;
             if (!memories.TryGetValue(page, out var m)) memories[page] = m = (new HostMemory(page), new PrpPagePool(new HostMemory(page)));
             var list = new PrpList();
             var verdict = PrpBuilder.Build(elements, m.Pool, list);
@@ -155,6 +156,7 @@ public sealed class PrpPropertyTests
             Assert.Equal(Merge(elements.Select(e => (e.Address, (long)e.Length))), Merge(walked));
             list.Release();
         }).Check(Quick);
+        Assert.Equal(Cases, cases);
         // The generator reaches every kind of case.
         Assert.True(refused > Cases / 20 && built > Cases / 20, $"built {built}, refused {refused}");
         Assert.True(chained > 50, $"only {chained} lists chained PRP list pages");
@@ -240,10 +242,12 @@ public sealed class PrpPropertyTests
         await using var large = await NvmeHarness.CreateAsync(new RamBlockDevice(DeviceBlocks4K * 4096L, 4096), options);
         var models = new Dictionary<int, byte[]> { [512] = new byte[DeviceBlocks4K * 4096], [4096] = new byte[DeviceBlocks4K * 4096] };
         var seen = new Dictionary<string, int> { ["direct"] = 0, ["split"] = 0, ["bounce"] = 0 };
+        int cases = 0;
 
         Prop.ForAll(Transfers.ToArbitrary(), t =>
         {
             var harness = t.BlockSize == 512 ? small : large;
+            cases++;
             var model = models[t.BlockSize];
             var stats = harness.Miniport.Statistics;
             int writeBytes = t.Write.Sum(s => s.Length), readBytes = t.Read.Sum(s => s.Length);
@@ -272,6 +276,7 @@ public sealed class PrpPropertyTests
             Assert.Equal(0, harness.Miniport.Memory.MappedCount - ListPagesMapped(harness));
         }).Check(Quick);
 
+        Assert.Equal(Cases, cases);
         Assert.True(seen["direct"] > Cases / 20, $"direct {seen["direct"]}");
         Assert.True(seen["bounce"] > Cases / 20, $"bounce {seen["bounce"]}");
         if (fallback == PrpFallback.Split) Assert.True(seen["split"] > Cases / 20, $"split {seen["split"]}");
