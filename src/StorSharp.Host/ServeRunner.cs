@@ -161,7 +161,12 @@ public static class ServeRunner
             var size = lun.SizeBytes ?? host.Luns.FirstOrDefault(l => l.Settings == lun)?.Device.Geometry.SizeBytes ?? 0;
             var backend = lun.Backend == LunBackend.Ram ? (lun.Thin ? "sparse RAM disk" : "RAM disk") : $"file {lun.Path}";
             var flags = lun.ReadOnly ? ", read-only" : "";
-            var shape = lun.Device == LunDevice.Dvd ? $"DVD drive, disc {backend}, 2048-byte sectors" : $"{backend}, {lun.BlockSize}-byte blocks";
+            var shape = lun.Device switch
+            {
+                LunDevice.Dvd => $"DVD drive, disc {backend}, 2048-byte sectors",
+                LunDevice.Nvme => $"NVMe namespace, {backend}, {lun.BlockSize}-byte blocks",
+                _ => $"{backend}, {lun.BlockSize}-byte blocks",
+            };
             text.AppendLine($"  LUN {lun.Number} of {lun.Target}: {SizeParser.Format(size)} {shape}{flags}");
         }
         if (host.IscsiEndpoints.Count > 0)

@@ -124,6 +124,7 @@ internal static partial class ConfigurationValidator
             var blockOk = lun.BlockSize is 512 or 4096;
             Check(blockOk, $"{path}.blockSize", $"{lun.BlockSize} is not supported; use 512 or 4096");
             if (lun.Device == LunDevice.Dvd) ValidateDvd(lun, path);
+            if (lun.Device == LunDevice.Nvme) ValidateNvme(lun, path);
             ValidateBackend(lun, path, blockOk);
             Check(lun.ProductId.Length is >= 1 and <= 16 && IsPrintableAscii(lun.ProductId), $"{path}.productId", $"'{lun.ProductId}' must be 1 to 16 printable ASCII characters (INQUIRY PRODUCT IDENTIFICATION)");
             Check(lun.Serial is null || (lun.Serial.Length is >= 1 and <= 64 && IsPrintableAscii(lun.Serial) && !lun.Serial.Contains(' ')), $"{path}.serial", $"'{lun.Serial}' must be 1 to 64 printable ASCII characters without spaces (VPD page 80)");
@@ -221,6 +222,12 @@ internal static partial class ConfigurationValidator
             Check(lun.BlockSize == 512, $"{path}.blockSize", "a dvd reads its image in 2048-byte sectors; leave blockSize out (512)");
             if (lun.Path is { } file && File.Exists(file) && new FileInfo(file).Length < 2048)
                 errors.Add(at.Error($"{path}.path", $"{lun.Path} is smaller than one 2048-byte sector"));
+        }
+
+        // An NVMe namespace is a fixed disk: no removable medium, and NVMe reports no vendor of its own (INQUIRY says NVMe).
+        void ValidateNvme(LunSettings lun, string path)
+        {
+            Check(!lun.Removable, $"{path}.removable", "an nvme namespace is not removable; leave removable out (or use device: disk)");
         }
 
         void ValidateImage(LunSettings lun, string path)
