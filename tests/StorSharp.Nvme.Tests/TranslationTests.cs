@@ -178,6 +178,23 @@ public sealed class TranslationTests
     }
 
     [Fact]
+    public async Task Get_lba_status_reports_deallocated_and_mapped_runs()
+    {
+        await using var h = await NvmeHarness.CreateAsync();
+        (await h.ExecAsync(Cdb.Write10(0, 16), dataOut: Pattern(16 * 512, 4))).AssertGood();
+        byte[] cdb = [0x9E, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00, 0, 0]; // from LBA 0, 256 bytes
+        var r = (await h.ExecAsync(cdb, 256)).AssertGood();
+        Assert.True(r.U32(0) >= 4 + 32);
+        Assert.Equal(0UL, r.U64(8));
+        Assert.Equal(0, r.Data[8 + 12]);                     // the written blocks are mapped
+        ulong next = r.U64(8) + r.U32(16);
+        Assert.Equal(next, r.U64(24));
+        Assert.Equal(1, r.Data[24 + 12]);                    // the rest was never written: deallocated
+        byte[] past = [0x9E, 0x12, 0, 0, 0, 0, 0, 0, 0x08, 0x00, 0, 0, 0x01, 0x00, 0, 0]; // LBA 2048: the capacity
+        (await h.ExecAsync(past, 256)).AssertCheckCondition(SenseCodes.LbaOutOfRange);
+    }
+
+    [Fact]
     public async Task Unmap_is_an_unknown_command_without_deallocate_support()
     {
         var device = new FakeBlockDevice(1 << 20) { CapabilitiesOverride = BlockDeviceCapabilities.None };

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using StorSharp.Block;
 using StorSharp.Port;
 using StorSharp.Scsi;
 
@@ -14,6 +15,7 @@ namespace StorSharp.Nvme;
 /// <item><term>SYNCHRONIZE CACHE 10 / 16</term><description>NVMe Flush</description></item>
 /// <item><term>UNMAP</term><description>Dataset Management, attribute deallocate, one range per descriptor</description></item>
 /// <item><term>WRITE SAME 10 / 16 of a zero block (or NDOB)</term><description>Write Zeroes, DEAC when UNMAP is set</description></item>
+/// <item><term>GET LBA STATUS</term><description>answered from the namespace's allocation map (NVMe has no command for it)</description></item>
 /// <item><term>INQUIRY, READ CAPACITY, MODE SENSE, REPORT LUNS, REQUEST SENSE, TEST UNIT READY, START STOP UNIT</term><description>answered by the miniport</description></item>
 /// </list>
 /// Anything else is ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE (20h/00h).
@@ -66,6 +68,9 @@ internal static class ScsiTranslation
                 m.CompleteDataIn(srb, d[..ScsiResponses.ReadCapacity10(unit.Namespace, d)], 8);
                 return;
             }
+            case ScsiOpcodes.ServiceActionIn16 when srb.CdbLength >= 16 && (cdb[1] & 0x1F) == ScsiOpcodes.GetLbaStatusServiceAction && unit.Namespace.SupportsDeallocate:
+                _ = GetLbaStatusAsync(m, unit, srb);
+                return;
             case ScsiOpcodes.ServiceActionIn16:
                 if (srb.CdbLength < 16 || (cdb[1] & 0x1F) != ScsiOpcodes.ReadCapacity16ServiceAction)
                 {
@@ -96,6 +101,48 @@ internal static class ScsiTranslation
                 m.CompleteCheckCondition(srb, SenseCodes.InvalidCommandOperationCode, SenseKeySpecific.Cdb(0));
                 return;
         }
+    }
+
+    /// <summary>
+    /// GET LBA STATUS (SBC-4 §5.6), which SBC-4 requires with LBPME: NVMe has no command that
+    /// reports allocation, so the answer comes from the namespace's block device (the controller's
+    /// own map of deallocated blocks). Not a hot path: the rare asynchronous answer may allocate.
+    /// </summary>
+    private static async Task GetLbaStatusAsync(NvmeMiniport m, NvmeUnit unit, Srb srb)
+    {
+        const int MaxDescriptors = 64;
+        var ns = unit.Namespace;
+        ulong lba = BinaryPrimitives.ReadUInt64BigEndian(srb.Cdb[2..]);
+        uint allocation = BinaryPrimitives.ReadUInt32BigEndian(srb.Cdb[10..]);
+        if (lba >= (ulong)ns.BlockCount)
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.LbaOutOfRange);
+            return;
+        }
+        int want = (int)Math.Clamp((allocation - 8L) / 16, 1, MaxDescriptors);
+        var extents = System.Buffers.ArrayPool<BlockExtent>.Shared.Rent(want);
+        try
+        {
+            int n;
+            try { n = await ns.Device.GetExtentsAsync((long)lba, ns.BlockCount - (long)lba, extents.AsMemory(0, want)).ConfigureAwait(false); }
+            catch (Exception ex)
+            {
+                m.CompleteNvmeError(srb, NvmeController.StatusOf(ex, write: false));
+                return;
+            }
+            var data = new byte[8 + 16 * n];
+            BinaryPrimitives.WriteUInt32BigEndian(data, (uint)(data.Length - 4));
+            for (int i = 0; i < n; i++)
+            {
+                var e = extents[i];
+                var d = data.AsSpan(8 + 16 * i, 16);
+                BinaryPrimitives.WriteUInt64BigEndian(d, (ulong)e.Lba);
+                BinaryPrimitives.WriteUInt32BigEndian(d[8..], (uint)Math.Min(e.BlockCount, uint.MaxValue));
+                d[12] = (byte)((e.Flags & BlockExtentFlags.Hole) != 0 ? 1 : 0); // deallocated, else mapped
+            }
+            m.CompleteDataIn(srb, data, allocation);
+        }
+        finally { System.Buffers.ArrayPool<BlockExtent>.Shared.Return(extents); }
     }
 
     private static void ReadWrite(NvmeMiniport m, NvmeUnit unit, Srb srb, bool write)
