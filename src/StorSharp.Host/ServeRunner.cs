@@ -166,7 +166,12 @@ public static class ServeRunner
                 text.AppendLine($"  LUN {lun.Number} of {lun.Target}: DVD drive, empty (storsharp media insert {lun.Target} {lun.Number} ISO puts a disc in)");
                 continue;
             }
-            var shape = lun.Device == LunDevice.Dvd ? $"DVD drive, disc {backend}, 2048-byte sectors" : $"{backend}, {lun.BlockSize}-byte blocks";
+            var shape = lun.Device switch
+            {
+                LunDevice.Dvd => $"DVD drive, disc {backend}, 2048-byte sectors",
+                LunDevice.Nvme => $"NVMe namespace, {backend}, {lun.BlockSize}-byte blocks",
+                _ => $"{backend}, {lun.BlockSize}-byte blocks",
+            };
             text.AppendLine($"  LUN {lun.Number} of {lun.Target}: {SizeParser.Format(size)} {shape}{flags}");
         }
         if (host.IscsiEndpoints.Count > 0)

@@ -136,6 +136,40 @@ public sealed class StorSharpHostTests
     }
 
     [Fact]
+    public async Task Nvme_device_composes_its_own_adapter_with_the_nvme_bus_type()
+    {
+        var config = ConfigurationLoader.Parse("""
+            eventLog: off
+            iscsi: off
+            nbd: off
+            targets:
+              - iqn: iqn.2026-11.io.storsharp:mixed
+            luns:
+              - { number: 0, size: 1M }
+              - { number: 1, device: nvme, size: 2M, blockSize: 4096 }
+            """, "nvme.yaml");
+        Assert.Equal(LunDevice.Nvme, config.Luns[1].Device);
+        Assert.Equal("StorSharp NVMe", config.Luns[1].ProductId);
+        await using var host = await StorSharpHost.StartAsync(config, HostComponents.Default);
+        Assert.Equal(2, host.Adapters.Count); // one adapter per device kind
+        var nvme = host.Luns.Single(l => l.Settings.Device == LunDevice.Nvme);
+        Assert.Equal(StorageBusType.Nvme, nvme.Adapter.Configuration.BusType);
+        Assert.IsType<StorSharp.Nvme.NvmeMiniport>(nvme.Adapter.Miniport);
+        var srb = SrbPool.Shared.Rent();
+        srb.SetCdb([0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // READ CAPACITY(10)
+        srb.Address = nvme.Address;
+        srb.Direction = DataDirection.In;
+        srb.Data.Rent(8);
+        srb.DataTransferLength = 8;
+        await nvme.Adapter.ExecuteAsync(srb);
+        var capacity = new byte[8];
+        srb.Data.CopyTo(0, capacity);
+        srb.Release();
+        Assert.Equal(new byte[] { 0, 0, 0x01, 0xFF, 0, 0, 0x10, 0 }, capacity); // last LBA 511, 4096-byte blocks
+        Assert.Contains("NVMe namespace, sparse RAM disk, 4096-byte blocks", ServeRunner.DescribeHowToConnect(host));
+    }
+
+    [Fact]
     public async Task Image_that_cannot_open_names_the_lun_and_the_file()
     {
         using var dir = new TempDir();

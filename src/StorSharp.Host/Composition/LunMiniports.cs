@@ -1,4 +1,5 @@
 using StorSharp.Host.Configuration;
+using StorSharp.Nvme;
 using StorSharp.Optical;
 using StorSharp.Port;
 using StorSharp.Scsi;
@@ -17,6 +18,7 @@ internal static class LunMiniports
     {
         LunDevice.Disk => Disk(luns),
         LunDevice.Dvd => Dvd(luns),
+        LunDevice.Nvme => Nvme(luns),
         _ => throw new ArgumentOutOfRangeException(nameof(device), device, "unknown device kind"),
     };
 
@@ -38,6 +40,15 @@ internal static class LunMiniports
             SerialNumber = l.Settings.EffectiveSerial,
         }),
         new ScsiDiskMiniportOptions { BusType = BusType(luns) });
+
+    /// <summary>NVMe namespaces behind one virtual NVMe controller (bus type Nvme), one namespace per LU.</summary>
+    private static VirtualMiniportRegistration Nvme(IReadOnlyList<ComposedLun> luns) => NvmeMiniport.CreateRegistration(
+        luns.Select(l => new NvmeNamespaceDefinition(l.Address, l.Device)
+        {
+            ProductId = l.Settings.ProductId,
+            SerialNumber = l.Settings.EffectiveSerial,
+            ReadOnly = l.Settings.ReadOnly,
+        }));
 
     /// <summary>FileBackedVirtual when any LU is stored in a file, else Virtual (Storport STORAGE_BUS_TYPE).</summary>
     private static StorageBusType BusType(IReadOnlyList<ComposedLun> luns) =>

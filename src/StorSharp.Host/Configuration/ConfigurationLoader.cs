@@ -250,7 +250,8 @@ internal sealed partial class ConfigurationBinder(string source)
             {
                 case "disk": device = LunDevice.Disk; break;
                 case "dvd": device = LunDevice.Dvd; break;
-                default: Error(d, $"{path}.device", $"'{kind}' is not a device kind; use disk or dvd"); break;
+                case "nvme": device = LunDevice.Nvme; break;
+                default: Error(d, $"{path}.device", $"'{kind}' is not a device kind; use disk, dvd or nvme"); break;
             }
         }
         var defaults = new LunSettings { Target = "" };
@@ -271,7 +272,7 @@ internal sealed partial class ConfigurationBinder(string source)
             Thin = Bool(f, "thin", path) ?? defaults.Thin,
             ReadOnly = Bool(f, "readOnly", path) ?? device == LunDevice.Dvd,
             Removable = Bool(f, "removable", path) ?? device == LunDevice.Dvd,
-            ProductId = String(f, "productId", path) ?? (device == LunDevice.Dvd ? "Virtual DVD-ROM" : defaults.ProductId),
+            ProductId = String(f, "productId", path) ?? device switch { LunDevice.Dvd => "Virtual DVD-ROM", LunDevice.Nvme => "StorSharp NVMe", _ => defaults.ProductId },
             Serial = String(f, "serial", path),
             Faults = f.TryGetValue("faults", out var faults) ? BindFaults(faults, $"{path}.faults") : [],
         };

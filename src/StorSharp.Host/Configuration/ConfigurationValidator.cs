@@ -124,6 +124,7 @@ internal static partial class ConfigurationValidator
             var blockOk = lun.BlockSize is 512 or 4096;
             Check(blockOk, $"{path}.blockSize", $"{lun.BlockSize} is not supported; use 512 or 4096");
             if (lun.Device == LunDevice.Dvd) ValidateDvd(lun, path);
+            if (lun.Device == LunDevice.Nvme) ValidateNvme(lun, path);
             ValidateBackend(lun, path, blockOk);
             Check(lun.ProductId.Length is >= 1 and <= 16 && IsPrintableAscii(lun.ProductId), $"{path}.productId", $"'{lun.ProductId}' must be 1 to 16 printable ASCII characters (INQUIRY PRODUCT IDENTIFICATION)");
             Check(lun.Serial is null || (lun.Serial.Length is >= 1 and <= 64 && IsPrintableAscii(lun.Serial) && !lun.Serial.Contains(' ')), $"{path}.serial", $"'{lun.Serial}' must be 1 to 64 printable ASCII characters without spaces (VPD page 80)");
@@ -244,6 +245,12 @@ internal static partial class ConfigurationValidator
             Check(lun.Path is null, $"{path}.path", Hint);
             Check(lun.SizeBytes is null, $"{path}.size", Hint);
             Check(lun.Format == "auto", $"{path}.format", Hint);
+        }
+
+        // An NVMe namespace is a fixed disk: no removable medium, and NVMe reports no vendor of its own (INQUIRY says NVMe).
+        void ValidateNvme(LunSettings lun, string path)
+        {
+            Check(!lun.Removable, $"{path}.removable", "an nvme namespace is not removable; leave removable out (or use device: disk)");
         }
 
         void ValidateImage(LunSettings lun, string path)

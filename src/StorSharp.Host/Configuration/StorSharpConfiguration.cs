@@ -204,6 +204,8 @@ public enum LunDevice
     Disk,
     /// <summary>A read-only CD/DVD drive (MMC-6) whose disc is the backend's ISO image (none with <see cref="LunBackend.None"/>), served by the optical miniport.</summary>
     Dvd,
+    /// <summary>An NVMe namespace behind a virtual NVMe controller (PRP lists, the SCSI-to-NVMe translation), served by the NVMe miniport; hosts see a disk.</summary>
+    Nvme,
 }
 
 /// <summary>A logical unit: its address, its backend and what it reports (INQUIRY, VPD).</summary>

@@ -209,6 +209,7 @@ public sealed class ConfigurationLoaderTests
         { "dvd iso smaller than a sector", Minimal.Replace("size: 64M", "backend: file\n    path: /etc/hostname\n    device: dvd"), 6, "luns[0].path", "smaller than one 2048-byte sector" },
         { "dvd is read-only", Minimal.Replace("size: 64M", "backend: image\n    path: /etc/hostname\n    device: dvd\n    readOnly: false"), 8, "luns[0].readOnly", "a dvd is read-only" },
         { "dvd reads 2048-byte sectors", Minimal.Replace("size: 64M", "backend: image\n    path: /etc/hostname\n    device: dvd\n    blockSize: 4096"), 8, "luns[0].blockSize", "leave blockSize out (512)" },
+        { "nvme is not removable", Minimal.Replace("size: 64M", "size: 64M\n    device: nvme\n    removable: true"), 7, "luns[0].removable", "an nvme namespace is not removable" },
         { "image needs a path", Minimal.Replace("size: 64M", "backend: image"), 4, "luns[0].path", "required for an image backend" },
         { "image has its own size", Minimal.Replace("size: 64M", "size: 64M\n    backend: image\n    path: /etc/hostname"), 5, "luns[0].size", "an image has its own virtual size" },
         { "image missing", Minimal.Replace("size: 64M", "backend: image\n    path: /nonexistent-storsharp/disk.qcow2"), 6, "luns[0].path", "/nonexistent-storsharp/disk.qcow2 does not exist" },

@@ -1,0 +1,275 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using StorSharp.Port;
+
+namespace StorSharp.Nvme;
+
+/// <summary>
+/// One SRB on its way through the controller: its buffers mapped in host memory, the scatter/gather
+/// list that describes them, the NVMe commands it takes (one, several pieces of a split, or one over
+/// a bounce buffer) and their PRPs. Pooled per miniport; a request allocates nothing once the pool
+/// and its arrays have grown to the load.
+/// </summary>
+internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandler
+{
+    private enum Kind { Transfer, NoData }
+
+    private readonly PrpList _prp = new();
+    private ScatterGatherElement[] _elements = new ScatterGatherElement[8];
+    private ulong[] _mapped = new ulong[8];
+    private int[] _cuts = new int[8]; // byte offset where each piece ends
+    private int _elementCount, _mappedCount, _pieceCount, _piece;
+    private Srb? _srb;
+    private NvmeUnit? _unit;
+    private Kind _kind;
+    private byte _opcode;
+    private ulong _lba;
+    private bool _fua;
+    private int _ioBytes, _copyBytes, _bufferLength;
+    private long _commandBytes;
+    private byte[]? _bounce;
+    private PrpPage? _rangePage;
+    private NvmeCommand _noDataCommand;
+
+    // ------------------------------------------------------------------ READ / WRITE
+
+    /// <summary>
+    /// Reads or writes <paramref name="blocks"/> blocks. What moves is bounded by the buffer as on the
+    /// SCSI disk: a write moves the whole blocks that arrived, a read may end inside a block (then
+    /// it is bounced, as a controller moves whole blocks).
+    /// </summary>
+    public void StartTransfer(Srb srb, NvmeUnit unit, bool write, ulong lba, uint blocks, bool fua)
+    {
+        _srb = srb;
+        _unit = unit;
+        _kind = Kind.Transfer;
+        _opcode = write ? NvmeOpcodes.Write : NvmeOpcodes.Read;
+        _lba = lba;
+        _fua = fua;
+        int blockSize = unit.Namespace.BlockSize;
+        _bufferLength = NvmeMiniport.BufferLength(srb);
+        _commandBytes = blocks * (long)blockSize;
+        long limit = Math.Min(_commandBytes, _bufferLength);
+        if (write) _ioBytes = _copyBytes = (int)(limit / blockSize * blockSize);
+        else
+        {
+            _copyBytes = (int)limit;
+            _ioBytes = (int)Math.Min(_commandBytes, (limit + blockSize - 1) / blockSize * blockSize);
+        }
+        if (_ioBytes == 0) { Finish(NvmeStatus.Success); return; }
+
+        var memory = miniport.Memory;
+        if (_copyBytes != _ioBytes)
+        {
+            StartBounce();
+        }
+        else
+        {
+            MapSegments(srb, _ioBytes);
+            var elements = _elements.AsSpan(0, _elementCount);
+            if (PrpRules.Check(elements, memory.PageSize).HasPrpForm)
+            {
+                SinglePiece();
+                Interlocked.Increment(ref miniport.Statistics._direct);
+            }
+            else if (miniport.Options.Fallback == PrpFallback.Split && PlanSplit(blockSize, memory.PageSize))
+            {
+                Interlocked.Increment(ref miniport.Statistics._split);
+                Interlocked.Add(ref miniport.Statistics._splitCommands, _pieceCount);
+            }
+            else
+            {
+                UnmapAll();
+                StartBounce();
+            }
+        }
+        _piece = 0;
+        IssuePiece();
+    }
+
+    /// <summary>Maps the SRB's segments that hold the first <paramref name="bytes"/> bytes, one element each.</summary>
+    private void MapSegments(Srb srb, int bytes)
+    {
+        var data = srb.Data;
+        var memory = miniport.Memory;
+        _elementCount = 0;
+        for (int i = 0, done = 0; i < data.Count && done < bytes; i++)
+        {
+            var segment = data[i];
+            if (segment.Length > bytes - done) segment = segment[..(bytes - done)];
+            ulong address = memory.Map(segment);
+            Push(ref _mapped, ref _mappedCount, address);
+            int n = _elementCount;
+            Push(ref _elements, ref n, new ScatterGatherElement(address, segment.Length));
+            _elementCount = n;
+            done += segment.Length;
+        }
+    }
+
+    /// <summary>All bytes in one page-aligned pooled buffer: copy in now for a write, out at the end for a read.</summary>
+    private void StartBounce()
+    {
+        _bounce = ArrayPool<byte>.Shared.Rent(_ioBytes);
+        var buffer = _bounce.AsMemory(0, _ioBytes); // offset 0 of a pooled array: page aligned in host memory
+        if (_opcode == NvmeOpcodes.Write) _srb!.Data.CopyTo(0, buffer.Span);
+        ulong address = miniport.Memory.Map(buffer);
+        Push(ref _mapped, ref _mappedCount, address);
+        _elementCount = 0;
+        int n = 0;
+        Push(ref _elements, ref n, new ScatterGatherElement(address, _ioBytes));
+        _elementCount = n;
+        SinglePiece();
+        Interlocked.Increment(ref miniport.Statistics._bounced);
+    }
+
+    private void SinglePiece()
+    {
+        _pieceCount = 0;
+        Push(ref _cuts, ref _pieceCount, _ioBytes);
+    }
+
+    /// <summary>
+    /// Cuts the transfer at every element boundary the PRP rules forbid; each piece then has a PRP
+    /// form. Possible only when every cut falls on a block boundary and every piece starts dword
+    /// aligned; otherwise false (and the caller bounces).
+    /// </summary>
+    private bool PlanSplit(int blockSize, int pageSize)
+    {
+        var elements = _elements.AsSpan(0, _elementCount);
+        if ((elements[0].Address & 3) != 0) return false;
+        _pieceCount = 0;
+        int offset = 0;
+        for (int i = 0; i < elements.Length - 1; i++)
+        {
+            offset += elements[i].Length;
+            if (PrpRules.IsPageBoundary(elements, i, pageSize)) continue;
+            if (offset % blockSize != 0 || (elements[i + 1].Address & 3) != 0) return false;
+            Push(ref _cuts, ref _pieceCount, offset);
+        }
+        Push(ref _cuts, ref _pieceCount, _ioBytes);
+        return true;
+    }
+
+    /// <summary>Builds the PRPs of the current piece and submits its Read or Write.</summary>
+    private void IssuePiece()
+    {
+        int start = _piece == 0 ? 0 : _cuts[_piece - 1];
+        int end = _cuts[_piece];
+        // The elements of the piece: the cuts fall on element boundaries.
+        int first = 0, at = 0;
+        while (at + _elements[first].Length <= start) { at += _elements[first].Length; first++; }
+        int last = first, covered = at + _elements[first].Length;
+        while (covered < end) { last++; covered += _elements[last].Length; }
+        var piece = _elements.AsSpan(first, last - first + 1);
+        var verdict = PrpBuilder.Build(piece, miniport.Pages, _prp);
+        if (!verdict.HasPrpForm)
+        {
+            // Cannot happen by the plan; if it did, fail the request rather than corrupt data.
+            Finish(NvmeStatus.InternalError);
+            return;
+        }
+        int blockSize = _unit!.Namespace.BlockSize;
+        var command = NvmeCommand.ReadWrite(_opcode, _unit.Namespace.NamespaceId, _lba + (ulong)(start / blockSize), (end - start) / blockSize, _fua);
+        command.CommandId = (ushort)_piece;
+        command.Prp1 = _prp.Prp1;
+        command.Prp2 = _prp.Prp2;
+        miniport.Controller.Submit(command, this);
+    }
+
+    // ------------------------------------------------------------------ commands without host data
+
+    /// <summary>SYNCHRONIZE CACHE, or the FLUSH / SHUTDOWN functions: NVMe Flush.</summary>
+    public void StartFlush(Srb srb, NvmeUnit unit)
+    {
+        StartNoData(srb, unit, new NvmeCommand { Opcode = NvmeOpcodes.Flush, NamespaceId = unit.Namespace.NamespaceId }, 0);
+    }
+
+    /// <summary>WRITE SAME of zeros: NVMe Write Zeroes.</summary>
+    public void StartWriteZeroes(Srb srb, NvmeUnit unit, ulong lba, int blocks, bool deallocate, long dataBytes) =>
+        StartNoData(srb, unit, NvmeCommand.WriteZeroes(unit.Namespace.NamespaceId, lba, blocks, deallocate, fua: false), dataBytes);
+
+    /// <summary>UNMAP: one Dataset Management deallocate whose range list (from the SCSI block descriptors) sits in a pooled page.</summary>
+    public void StartDeallocate(Srb srb, NvmeUnit unit, ReadOnlySpan<byte> descriptors, int ranges, long parameterBytes)
+    {
+        var page = _rangePage = miniport.Pages.Rent();
+        int r = 0;
+        for (int i = 0; i < descriptors.Length / 16; i++)
+        {
+            var d = descriptors.Slice(i * 16, 16);
+            uint blocks = BinaryPrimitives.ReadUInt32BigEndian(d[8..]);
+            if (blocks == 0) continue;
+            var range = page.Data.AsSpan(r++ * NvmeController.DatasetRangeLength, NvmeController.DatasetRangeLength);
+            BinaryPrimitives.WriteUInt32LittleEndian(range, 0);                     // context attributes
+            BinaryPrimitives.WriteUInt32LittleEndian(range[4..], blocks);           // length in logical blocks
+            BinaryPrimitives.WriteUInt64LittleEndian(range[8..], BinaryPrimitives.ReadUInt64BigEndian(d)); // starting LBA
+        }
+        var command = NvmeCommand.DatasetDeallocate(unit.Namespace.NamespaceId, ranges);
+        command.Prp1 = page.Address; // 256 ranges of 16 bytes fit one page of 4 KiB or more: no PRP2
+        StartNoData(srb, unit, command, parameterBytes);
+    }
+
+    private void StartNoData(Srb srb, NvmeUnit unit, in NvmeCommand command, long commandBytes)
+    {
+        _srb = srb;
+        _unit = unit;
+        _kind = Kind.NoData;
+        _commandBytes = commandBytes;
+        _noDataCommand = command;
+        miniport.Controller.Submit(_noDataCommand, this);
+    }
+
+    // ------------------------------------------------------------------ completion
+
+    /// <inheritdoc/>
+    public void OnNvmeCompleted(in NvmeCompletion completion)
+    {
+        _prp.Release();
+        if (!completion.Status.IsSuccess || _kind == Kind.NoData)
+        {
+            Finish(completion.Status);
+            return;
+        }
+        if (++_piece < _pieceCount)
+        {
+            IssuePiece();
+            return;
+        }
+        if (_bounce is not null && _opcode == NvmeOpcodes.Read) _srb!.Data.CopyFrom(0, _bounce.AsSpan(0, _copyBytes));
+        Finish(NvmeStatus.Success);
+    }
+
+    private void Finish(NvmeStatus status)
+    {
+        var srb = _srb!;
+        UnmapAll();
+        if (_bounce is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_bounce);
+            _bounce = null;
+        }
+        if (_rangePage is not null)
+        {
+            miniport.Pages.Return(_rangePage);
+            _rangePage = null;
+        }
+        long commandBytes = _commandBytes;
+        _srb = null;
+        _unit = null;
+        _elementCount = _pieceCount = _piece = 0;
+        miniport.ReturnRequest(this);
+        if (status.IsSuccess) miniport.CompleteGood(srb, commandBytes);
+        else miniport.CompleteNvmeError(srb, status);
+    }
+
+    private void UnmapAll()
+    {
+        for (int i = 0; i < _mappedCount; i++) miniport.Memory.Unmap(_mapped[i]);
+        _mappedCount = 0;
+    }
+
+    private static void Push<T>(ref T[] array, ref int count, T value)
+    {
+        if (count == array.Length) Array.Resize(ref array, array.Length * 2);
+        array[count++] = value;
+    }
+}

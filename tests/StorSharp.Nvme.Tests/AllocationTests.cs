@@ -1,0 +1,68 @@
+using StorSharp.Block;
+using StorSharp.Port;
+
+namespace StorSharp.Nvme.Tests;
+
+/// <summary>The hot path allocates nothing per request once its pools are warm.</summary>
+public sealed class AllocationTests
+{
+    private sealed class CountingPort : IPortServices
+    {
+        public int Completed;
+        public string AdapterName => "RaidPortTest";
+        public TimeProvider Time => TimeProvider.System;
+        public void CompleteRequest(Srb srb) => Completed++;
+        public void CompleteAllRequests(ScsiAddress address, SrbStatus status) { }
+        public void Pause(TimeSpan timeout) { }
+        public void Resume() { }
+        public void PauseDevice(ScsiAddress address, TimeSpan timeout) { }
+        public void ResumeDevice(ScsiAddress address) { }
+        public void Busy(int requestsToComplete) { }
+        public void Ready() { }
+        public void DeviceBusy(ScsiAddress address, int requestsToComplete) { }
+        public void DeviceReady(ScsiAddress address) { }
+        public bool SetDeviceQueueDepth(ScsiAddress address, int depth) => true;
+        public void LinkDown() { }
+        public void LinkUp() { }
+        public void BusChangeDetected(byte pathId) { }
+        public void ResetDetected(byte pathId) { }
+        public IDisposable RequestTimer(Action callback, TimeSpan delay) => throw new NotSupportedException();
+        public void LogError(Srb? srb, ScsiAddress address, PortErrorCode code, uint uniqueId) { }
+        public LogicalUnit? GetLogicalUnit(ScsiAddress address) => null;
+    }
+
+    [Theory]
+    [InlineData(false, "direct")]
+    [InlineData(true, "direct")]
+    [InlineData(false, "split")]
+    [InlineData(true, "bounce")]
+    public void Reads_and_writes_allocate_nothing_per_request(bool write, string path)
+    {
+        var miniport = new NvmeMiniport([new NvmeNamespaceDefinition(new ScsiAddress(0, 0, 0), new RamBlockDevice(1 << 20))]);
+        var port = new CountingPort();
+        miniport.FindAdapter(port, new PortConfiguration(), null);
+        var srb = new Srb { Address = new ScsiAddress(0, 0, 0), Direction = write ? DataDirection.Out : DataDirection.In };
+        srb.SetCdb(write ? Cdb.Write10(8, 16) : Cdb.Read10(8, 16));
+        Segment[] layout = path switch
+        {
+            "direct" => [new(0, 8192)],
+            "split" => [new(0, 512), new(0, 512), new(0, 7168)],
+            _ => [new(0, 100), new(0, 8092)],
+        };
+        foreach (var s in layout) srb.Data.Add(new Memory<byte>(new byte[s.Offset + s.Length], s.Offset, s.Length));
+        void Once()
+        {
+            srb.DataTransferLength = 8192;
+            miniport.StartIo(srb);
+        }
+        for (int i = 0; i < 100; i++) Once();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++) Once();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(1100, port.Completed);
+        Assert.Equal(SrbStatus.Success, srb.Status);
+        Assert.Equal(0, allocated);
+        var stats = miniport.Statistics;
+        Assert.Equal(1100, path switch { "direct" => stats.Direct, "split" => stats.Split, _ => stats.Bounced });
+    }
+}
