@@ -18,6 +18,7 @@ internal sealed class FakeBlockDevice(long sizeBytes, int blockSize = 512) : IBl
     public int Flushes;
     public int Unmaps;
     public int Writes;
+    public int Reads;
 
     public BlockGeometry Geometry => _ram.Geometry;
 
@@ -29,6 +30,7 @@ internal sealed class FakeBlockDevice(long sizeBytes, int blockSize = 512) : IBl
     {
         if (Asynchronous) await Task.Yield();
         if (Fail is { } f) throw new BlockDeviceException(f, "injected");
+        Interlocked.Increment(ref Reads);
         await _ram.ReadAsync(lba, buffer, cancellationToken);
     }
 

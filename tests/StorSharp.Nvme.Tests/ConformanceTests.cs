@@ -1,0 +1,217 @@
+using System.Buffers.Binary;
+using StorSharp.Block;
+using StorSharp.Port;
+using StorSharp.Scsi;
+
+namespace StorSharp.Nvme.Tests;
+
+/// <summary>What libiscsi's iscsi-test-cu asked of the translation, driven through a real port.</summary>
+public sealed class ConformanceTests
+{
+    private static byte[] Pattern(int length, int seed)
+    {
+        var data = new byte[length];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    [Fact]
+    public async Task Write_same_of_a_pattern_writes_every_block_in_bounded_nvme_writes()
+    {
+        var device = new FakeBlockDevice(8 << 20);
+        await using var h = await NvmeHarness.CreateAsync(device);
+        var block = Pattern(512, 5);
+        // 4096 blocks = 2 MiB: more than one 1 MiB pattern buffer, so two NVMe Writes.
+        (await h.ExecAsync(Cdb.WriteSame16(100, 4096), dataOut: block)).AssertGood();
+        Assert.Equal(2, device.Writes);
+        var read = (await h.ExecAsync(Cdb.Read16(99, 4098), 4098 * 512)).AssertGood().Data;
+        Assert.True(read.AsSpan(0, 512).IndexOfAnyExcept((byte)0) < 0);            // LBA 99 untouched
+        for (int i = 1; i <= 4096; i++) Assert.True(block.AsSpan().SequenceEqual(read.AsSpan(i * 512, 512)), $"block {i}");
+        Assert.True(read.AsSpan(4097 * 512).IndexOfAnyExcept((byte)0) < 0);       // LBA 4196 untouched
+        // WRITE SAME(10) with UNMAP of a non-zero block writes it too (unmapping is a request, not a duty).
+        (await h.ExecAsync(Cdb.WriteSame10(10, 3, unmap: true), dataOut: block)).AssertGood();
+        Assert.Equal(block, (await h.ExecAsync(Cdb.Read10(12, 1), 512)).AssertGood().Data);
+        Assert.Equal(0, h.Miniport.Memory.MappedCount - h.Miniport.Pages.PageCount);
+    }
+
+    [Fact]
+    public async Task Write_same_of_a_pattern_on_an_asynchronous_backend_and_a_failure_release_everything()
+    {
+        var device = new FakeBlockDevice(8 << 20) { Asynchronous = true };
+        await using var h = await NvmeHarness.CreateAsync(device);
+        var block = Pattern(512, 6);
+        (await h.ExecAsync(Cdb.WriteSame10(0, 3000), dataOut: block)).AssertGood();
+        Assert.Equal(block, (await h.ExecAsync(Cdb.Read10(2999, 1), 512)).AssertGood().Data);
+        device.Fail = BlockError.MediumError;
+        (await h.ExecAsync(Cdb.WriteSame10(0, 3000), dataOut: block)).AssertCheckCondition(NvmeStatusTranslation.PeripheralDeviceWriteFault);
+        Assert.Equal(0, h.Miniport.Memory.MappedCount - h.Miniport.Pages.PageCount);
+    }
+
+    [Fact]
+    public async Task Block_limits_agree_with_what_write_same_and_write_accept()
+    {
+        await using var h = await NvmeHarness.CreateAsync(new RamBlockDevice(64L << 20, 512));
+        var limits = (await h.ExecAsync(Cdb.Inquiry(evpd: true, page: 0xB0), 255)).AssertGood();
+        uint maxTransfer = limits.U32(8);
+        Assert.Equal((uint)(8 * 1024 * 1024 / 512), maxTransfer);
+        Assert.Equal(maxTransfer, limits.U32(12));          // optimal: one NVMe command
+        Assert.Equal(65535UL, limits.U64(36));              // MAXIMUM WRITE SAME LENGTH
+        // The longest WRITE SAME works, one block more is INVALID FIELD IN CDB (the NUMBER OF LOGICAL BLOCKS field).
+        (await h.ExecAsync(Cdb.WriteSame16(0, 65535, unmap: true), dataOut: new byte[512])).AssertGood();
+        var refused = (await h.ExecAsync(Cdb.WriteSame16(0, 65536, unmap: true), dataOut: new byte[512])).AssertCheckCondition(SenseCodes.InvalidFieldInCdb);
+        Assert.Equal(10, refused.Specific.Field);
+        // A WRITE of the maximum transfer length works; one longer is refused before it reaches the miniport.
+        (await h.ExecAsync(Cdb.Write16(0, maxTransfer), dataOut: new byte[maxTransfer * 512])).AssertGood();
+        var tooLong = await h.ExecAsync(Cdb.Write16(0, maxTransfer + 1), dataOut: new byte[(maxTransfer + 1) * 512]);
+        Assert.Equal(SrbStatus.InvalidRequest, tooLong.Status);
+        // VPD B2h: LBPWS and LBPWS10, since both WRITE SAME commands take UNMAP.
+        var provisioning = (await h.ExecAsync(Cdb.Inquiry(evpd: true, page: 0xB2), 255)).AssertGood();
+        Assert.Equal(0x60, provisioning.Data[5] & 0x60);
+    }
+}
+
+/// <summary>VERIFY, COMPARE AND WRITE and unit attentions: commands the translation gained for iscsi-test-cu.</summary>
+public sealed class VerifyCompareTests
+{
+    private static byte[] Pattern(int length, int seed)
+    {
+        var data = new byte[length];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    [Theory]
+    [InlineData(10)]
+    [InlineData(12)]
+    [InlineData(16)]
+    public async Task Verify_reads_back_the_blocks_and_compares_with_bytchk(int size)
+    {
+        var device = new FakeBlockDevice(8 << 20);
+        await using var h = await NvmeHarness.CreateAsync(device);
+        var data = Pattern(16 * 512, size);
+        (await h.ExecAsync(Cdb.Write10(32, 16), dataOut: data)).AssertGood();
+        int readsBefore = device.Reads;
+        // BYTCHK 0: NVMe Verify; 3000 blocks (1.5 MiB) are read back in two bounded chunks.
+        (await h.ExecAsync(Cdb.Verify(size, 0, 3000))).AssertGood();
+        Assert.Equal(readsBefore + 2, device.Reads);
+        // BYTCHK 1: NVMe Compare: equal data is GOOD, one byte off is MISCOMPARE DURING VERIFY.
+        (await h.ExecAsync(Cdb.Verify(size, 32, 16, bytchk: 1), dataOut: data)).AssertGood();
+        var wrong = (byte[])data.Clone();
+        wrong[5000] ^= 1;
+        (await h.ExecAsync(Cdb.Verify(size, 32, 16, bytchk: 1), dataOut: wrong)).AssertCheckCondition(SenseCodes.MiscompareDuringVerify);
+        // Zero blocks: nothing to do. Out of range, VRPROTECT and BYTCHK 11b are refused.
+        (await h.ExecAsync(Cdb.Verify(size, 0, 0))).AssertGood();
+        (await h.ExecAsync(Cdb.Verify(size, 16383, 2))).AssertCheckCondition(SenseCodes.LbaOutOfRange);
+        Assert.Equal(7, (await h.ExecAsync(Cdb.Verify(size, 0, 1, vrprotect: 1))).AssertCheckCondition(SenseCodes.InvalidFieldInCdb).Specific.BitPointer);
+        Assert.Equal(1, (await h.ExecAsync(Cdb.Verify(size, 0, 1, bytchk: 3), dataOut: new byte[512])).AssertCheckCondition(SenseCodes.InvalidFieldInCdb).Specific.Field);
+        Assert.Equal(0, h.Miniport.Memory.MappedCount - h.Miniport.Pages.PageCount);
+    }
+
+    [Fact]
+    public async Task Verify_reports_an_unreadable_block_as_a_medium_error()
+    {
+        var device = new FakeBlockDevice(1 << 20) { Fail = BlockError.MediumError };
+        await using var h = await NvmeHarness.CreateAsync(device);
+        (await h.ExecAsync(Cdb.Verify(10, 0, 8))).AssertCheckCondition(SenseCodes.UnrecoveredReadError);
+    }
+
+    [Fact]
+    public async Task Compare_and_write_writes_only_when_the_blocks_match()
+    {
+        await using var h = await NvmeHarness.CreateAsync();
+        var old = Pattern(2 * 512, 1);
+        var next = Pattern(2 * 512, 2);
+        (await h.ExecAsync(Cdb.Write10(10, 2), dataOut: old)).AssertGood();
+        (await h.ExecAsync(Cdb.CompareAndWrite(10, 2), dataOut: [.. old, .. next])).AssertGood();
+        Assert.Equal(next, (await h.ExecAsync(Cdb.Read10(10, 2), 1024)).AssertGood().Data);
+        // The medium now holds `next`: comparing with `old` again miscompares and writes nothing.
+        var third = Pattern(2 * 512, 3);
+        (await h.ExecAsync(Cdb.CompareAndWrite(10, 2), dataOut: [.. old, .. third])).AssertCheckCondition(SenseCodes.MiscompareDuringVerify);
+        Assert.Equal(next, (await h.ExecAsync(Cdb.Read10(10, 2), 1024)).AssertGood().Data);
+        // Zero blocks with no data is GOOD; with data, or more than VPD B0h allows, or a short buffer: byte 13.
+        (await h.ExecAsync(Cdb.CompareAndWrite(10, 0))).AssertGood();
+        Assert.Equal(13, (await h.ExecAsync(Cdb.CompareAndWrite(10, 0), dataOut: new byte[1024])).AssertCheckCondition(SenseCodes.InvalidFieldInCdb).Specific.Field);
+        var limits = (await h.ExecAsync(Cdb.Inquiry(evpd: true, page: 0xB0), 255)).AssertGood();
+        Assert.Equal(64, limits.Data[5]);
+        Assert.Equal(13, (await h.ExecAsync(Cdb.CompareAndWrite(0, 65), dataOut: new byte[65 * 1024])).AssertCheckCondition(SenseCodes.InvalidFieldInCdb).Specific.Field);
+        Assert.Equal(13, (await h.ExecAsync(Cdb.CompareAndWrite(10, 2), dataOut: new byte[1536])).AssertCheckCondition(SenseCodes.InvalidFieldInCdb).Specific.Field);
+        (await h.ExecAsync(Cdb.CompareAndWrite(2047, 2), dataOut: new byte[2048])).AssertCheckCondition(SenseCodes.LbaOutOfRange);
+        Assert.Equal(0, h.Miniport.Memory.MappedCount - h.Miniport.Pages.PageCount);
+    }
+
+    [Fact]
+    public async Task Concurrent_compare_and_writes_of_one_block_are_atomic()
+    {
+        // libiscsi's MultipathIO.CompareAndWriteAsync: each CAW expects the value the previous one wrote.
+        // Fused pairs run one at a time per namespace, so exactly one of each racing pair succeeds.
+        var device = new FakeBlockDevice(1 << 20) { Asynchronous = true };
+        await using var h = await NvmeHarness.CreateAsync(device);
+        (await h.ExecAsync(Cdb.Write10(0, 1), dataOut: new byte[512])).AssertGood();
+        byte[] Block(byte v) => Enumerable.Repeat(v, 512).ToArray();
+        int rounds = 200, successes = 0, miscompares = 0;
+        var tasks = new List<Task<ScsiResult>>();
+        for (int i = 0; i < rounds; i++)
+        {
+            tasks.Add(Task.Run(() => h.ExecAsync(Cdb.CompareAndWrite(0, 1), dataOut: [.. Block(0), .. Block(1)])));
+            tasks.Add(Task.Run(() => h.ExecAsync(Cdb.CompareAndWrite(0, 1), dataOut: [.. Block(1), .. Block(0)])));
+        }
+        foreach (var r in await Task.WhenAll(tasks))
+        {
+            if (r.ScsiStatus == ScsiStatus.Good) successes++;
+            else { r.AssertCheckCondition(SenseCodes.MiscompareDuringVerify); miscompares++; }
+        }
+        // Atomicity: the block only ever holds 0 or 1, and every success flipped it.
+        var final = (await h.ExecAsync(Cdb.Read10(0, 1), 512)).AssertGood().Data;
+        Assert.True(final.All(b => b == final[0]) && final[0] is 0 or 1);
+        Assert.Equal(successes % 2, final[0]);
+        Assert.Equal(2 * rounds, successes + miscompares);
+        Assert.True(successes > 0);
+    }
+
+    [Fact]
+    public async Task A_lu_reset_gives_every_nexus_a_unit_attention_once()
+    {
+        await using var h = await NvmeHarness.CreateAsync();
+        var a = new InitiatorNexus("iqn.test:a,i,0x1", "iqn.test:t");
+        var b = new InitiatorNexus("iqn.test:b,i,0x2", "iqn.test:t");
+        (await h.ExecAsync(Cdb.TestUnitReady(), nexus: a)).AssertGood();
+        (await h.ExecAsync(Cdb.TestUnitReady(), nexus: b)).AssertGood();
+        Assert.Equal(SrbStatus.Success, await h.FunctionAsync(SrbFunction.ResetLogicalUnit, nexus: a));
+        // INQUIRY does not report or clear it; the next other command does, once.
+        (await h.ExecAsync(Cdb.Inquiry(), 255, nexus: a)).AssertGood();
+        (await h.ExecAsync(Cdb.TestUnitReady(), nexus: a)).AssertCheckCondition(SenseCodes.BusDeviceResetFunctionOccurred);
+        (await h.ExecAsync(Cdb.TestUnitReady(), nexus: a)).AssertGood();
+        // REQUEST SENSE reports it (and clears it) on the other nexus.
+        var sense = (await h.ExecAsync(Cdb.RequestSense(), 252, nexus: b)).AssertGood();
+        Assert.Equal((byte)SenseKey.UnitAttention, (byte)(sense.Data[2] & 0x0F));
+        Assert.Equal(0x29, sense.Data[12]);
+        Assert.Equal(0x03, sense.Data[13]);
+        (await h.ExecAsync(Cdb.TestUnitReady(), nexus: b)).AssertGood();
+        // StorSharp's own requests never get one.
+        Assert.Equal(SrbStatus.Success, await h.FunctionAsync(SrbFunction.ResetLogicalUnit));
+        (await h.ExecAsync(Cdb.TestUnitReady())).AssertGood();
+    }
+
+    [Fact]
+    public async Task A_nexus_that_is_gone_is_forgotten()
+    {
+        await using var h = await NvmeHarness.CreateAsync();
+        var a = new InitiatorNexus("iqn.test:a,i,0x1", "iqn.test:t");
+        (await h.ExecAsync(Cdb.TestUnitReady(), nexus: a)).AssertGood();
+        Assert.Equal(SrbStatus.Success, await h.FunctionAsync(SrbFunction.ResetLogicalUnit));
+        // I_T NEXUS LOSS through the miniport-specific control request, as the iSCSI target sends it.
+        var srb = SrbPool.Shared.Rent();
+        srb.Function = SrbFunction.IoControl;
+        srb.Address = NvmeHarness.Lun0;
+        srb.Nexus = a;
+        var header = new byte[ScsiDiskControl.HeaderLength];
+        ScsiDiskControl.WriteRequest(header, ScsiDiskControl.ItNexusLoss);
+        srb.Data.Add(header);
+        srb.DataTransferLength = header.Length;
+        await h.Adapter.ExecuteAsync(srb);
+        Assert.Equal(SrbStatus.Success, srb.Status);
+        srb.Release();
+        // The unit attention went with the nexus.
+        (await h.ExecAsync(Cdb.TestUnitReady(), nexus: a)).AssertGood();
+    }
+}
