@@ -215,3 +215,61 @@ public sealed class VerifyCompareTests
         (await h.ExecAsync(Cdb.TestUnitReady(), nexus: a)).AssertGood();
     }
 }
+
+/// <summary>REPORT SUPPORTED OPERATION CODES and the command table it is generated from.</summary>
+public sealed class ReportSupportedTests
+{
+    private static byte[] Rsoc(int options, byte opcode = 0, ushort serviceAction = 0, bool rctd = false, int allocation = 4096) =>
+        [0xA3, 0x0C, (byte)((rctd ? 0x80 : 0) | options), opcode, (byte)(serviceAction >> 8), (byte)serviceAction, (byte)(allocation >> 24), (byte)(allocation >> 16), (byte)(allocation >> 8), (byte)allocation, 0, 0];
+
+    [Fact]
+    public async Task Every_command_listed_is_dispatched_and_every_other_opcode_is_unknown()
+    {
+        // A namespace without deallocate: UNMAP and GET LBA STATUS are neither listed nor answered.
+        var device = new FakeBlockDevice(1 << 20) { CapabilitiesOverride = BlockDeviceCapabilities.Flush };
+        await using var h = await NvmeHarness.CreateAsync(device);
+        var all = (await h.ExecAsync(Rsoc(0), 4096)).AssertGood();
+        int length = (int)all.U32(0);
+        var listed = new HashSet<(byte, ushort?)>();
+        for (int at = 4; at < 4 + length; at += 8)
+            listed.Add((all.Data[at], (all.Data[at + 5] & 1) != 0 ? BinaryPrimitives.ReadUInt16BigEndian(all.Data.AsSpan(at + 2)) : null));
+        Assert.DoesNotContain(((byte)0x42, (ushort?)null), listed);
+        Assert.Contains(((byte)0x2F, (ushort?)null), listed);
+        Assert.Contains(((byte)0x89, (ushort?)null), listed);
+        Assert.Contains(((byte)0x9E, (ushort?)0x10), listed);
+        for (int op = 0; op < 256; op++)
+        {
+            if (op is 0x9E or 0xA3) continue; // opcodes with service actions: checked below
+            int size = BlockCdb.LengthOf((byte)op) is var n and > 0 ? n : 16;
+            var cdb = new byte[size];
+            cdb[0] = (byte)op;
+            if (op == 0xA0) cdb[9] = 16; // REPORT LUNS needs an allocation length of 16 or more
+            var r = await h.ExecAsync(cdb, 512);
+            bool unknown = r.ScsiStatus == ScsiStatus.CheckCondition && r.SenseInfo.Code == SenseCodes.InvalidCommandOperationCode;
+            Assert.True(listed.Contains(((byte)op, null)) != unknown, $"opcode {op:X2}h: listed {listed.Contains(((byte)op, null))}, unknown {unknown}");
+        }
+        // A service action that is not listed is INVALID FIELD IN CDB, byte 1 bit 4.
+        var sa = (await h.ExecAsync([0x9E, 0x12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0], 32)).AssertCheckCondition(SenseCodes.InvalidFieldInCdb);
+        Assert.Equal(1, sa.Specific.Field);
+        (await h.ExecAsync([0xA3, 0x0A, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], 256)).AssertCheckCondition(SenseCodes.InvalidFieldInCdb);
+    }
+
+    [Fact]
+    public async Task One_command_reports_its_cdb_usage_data_and_timeouts()
+    {
+        await using var h = await NvmeHarness.CreateAsync();
+        var write10 = (await h.ExecAsync(Rsoc(1, 0x2A), 64)).AssertGood();
+        Assert.Equal(0x03, write10.Data[1] & 0x07);          // supported
+        Assert.Equal(10, BinaryPrimitives.ReadUInt16BigEndian(write10.Data.AsSpan(2)));
+        Assert.Equal(0x2A, write10.Data[4]);
+        Assert.Equal(0x18, write10.Data[5]);                  // DPO and FUA: libiscsi's Write10.DpoFua compares them with MODE SENSE DPOFUA
+        var capacity = (await h.ExecAsync(Rsoc(2, 0x9E, 0x10, rctd: true), 64)).AssertGood();
+        Assert.Equal(0x83, capacity.Data[1]);                 // CTDP, supported
+        Assert.Equal(16 + 4 + 12, capacity.Data.Length);      // usage data then the timeouts descriptor
+        var unknown = (await h.ExecAsync(Rsoc(1, 0x2E), 64)).AssertGood();
+        Assert.Equal(0x01, unknown.Data[1] & 0x07);           // WRITE AND VERIFY(10): not supported
+        Assert.Equal(2, (await h.ExecAsync(Rsoc(1, 0x9E), 64)).AssertCheckCondition(SenseCodes.InvalidFieldInCdb).Specific.Field); // 9Eh has service actions
+        var thin = (await h.ExecAsync(Rsoc(1, 0x42), 64)).AssertGood();
+        Assert.Equal(0x03, thin.Data[1] & 0x07);              // UNMAP on a namespace that deallocates
+    }
+}

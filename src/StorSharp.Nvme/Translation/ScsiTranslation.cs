@@ -19,7 +19,7 @@ namespace StorSharp.Nvme;
 /// <item><term>VERIFY 10 / 12 / 16</term><description>Verify (BYTCHK 00b) or Compare (BYTCHK 01b)</description></item>
 /// <item><term>COMPARE AND WRITE</term><description>a fused Compare + Write</description></item>
 /// <item><term>GET LBA STATUS</term><description>answered from the namespace's allocation map (NVMe has no command for it)</description></item>
-/// <item><term>INQUIRY, READ CAPACITY, MODE SENSE, REPORT LUNS, REQUEST SENSE, TEST UNIT READY, START STOP UNIT</term><description>answered by the miniport</description></item>
+/// <item><term>INQUIRY, READ CAPACITY, MODE SENSE, REPORT LUNS, REPORT SUPPORTED OPERATION CODES, REQUEST SENSE, TEST UNIT READY, START STOP UNIT</term><description>answered by the miniport</description></item>
 /// </list>
 /// Anything else is ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE (20h/00h).
 /// </remarks>
@@ -103,6 +103,17 @@ internal static class ScsiTranslation
                 return;
             case ScsiOpcodes.ReportLuns:
                 ReportLuns(m, srb);
+                return;
+            case ScsiOpcodes.MaintenanceIn when srb.CdbLength >= 12 && (cdb[1] & 0x1F) == ScsiOpcodes.ReportSupportedOperationCodesServiceAction:
+            {
+                Span<byte> d = stackalloc byte[SupportedCommands.MaxLength];
+                int n = SupportedCommands.Report(cdb, unit.Namespace, d, out var bad);
+                if (n < 0) m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, bad);
+                else m.CompleteDataIn(srb, d[..n], BinaryPrimitives.ReadUInt32BigEndian(cdb[6..]));
+                return;
+            }
+            case ScsiOpcodes.MaintenanceIn:
+                m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, SenseKeySpecific.Cdb(1, 4));
                 return;
             case ScsiOpcodes.RequestSense:
             {
