@@ -32,6 +32,7 @@ internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandle
     private int _ioBytes, _copyBytes, _bufferLength;
     private long _repeatBlocks, _repeatDone; // Repeat: blocks in all, blocks issued
     private int _repeatChunk;                // Repeat: blocks per command
+    private byte _thenOpcode;                // after a WRITE AND VERIFY's Writes: Verify or Compare of the same blocks, or 0
     private int _fusedCompletions;
     private NvmeStatus _fusedStatus;
     private long _commandBytes;
@@ -45,14 +46,16 @@ internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandle
     /// Reads, writes or compares (<paramref name="opcode"/>: NVMe Read, Write or Compare)
     /// <paramref name="blocks"/> blocks. What moves is bounded by the buffer as on the SCSI disk: a
     /// write or compare moves the whole blocks that arrived, a read may end inside a block (then it
-    /// is bounced, as a controller moves whole blocks).
+    /// is bounced, as a controller moves whole blocks). <paramref name="then"/> (WRITE AND VERIFY):
+    /// when the Writes succeeded, NVMe Verify or Compare of the same blocks follows.
     /// </summary>
-    public void StartTransfer(Srb srb, NvmeUnit unit, byte opcode, ulong lba, uint blocks, bool fua)
+    public void StartTransfer(Srb srb, NvmeUnit unit, byte opcode, ulong lba, uint blocks, bool fua, byte then = 0)
     {
         _srb = srb;
         _unit = unit;
         _kind = Kind.Transfer;
         _opcode = opcode;
+        _thenOpcode = then;
         bool write = opcode != NvmeOpcodes.Read;
         _lba = lba;
         _fua = fua;
@@ -354,6 +357,22 @@ internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandle
         if (++_piece < _pieceCount)
         {
             IssuePiece();
+            return;
+        }
+        if (_thenOpcode == NvmeOpcodes.Compare)
+        {
+            // WRITE AND VERIFY with BYTCHK: compare the blocks just written with the same buffers.
+            _opcode = NvmeOpcodes.Compare;
+            _thenOpcode = 0;
+            _fua = false;
+            _piece = 0;
+            IssuePiece();
+            return;
+        }
+        if (_thenOpcode == NvmeOpcodes.Verify)
+        {
+            _thenOpcode = 0;
+            StartRepeat(_srb!, _unit!, NvmeOpcodes.Verify, _lba, _ioBytes / _unit!.Namespace.BlockSize, 65536, fua: false, _commandBytes);
             return;
         }
         if (_bounce is not null && _opcode == NvmeOpcodes.Read) _srb!.Data.CopyFrom(0, _bounce.AsSpan(0, _copyBytes));

@@ -107,6 +107,38 @@ public sealed class VerifyCompareTests
         Assert.Equal(0, h.Miniport.Memory.MappedCount - h.Miniport.Pages.PageCount);
     }
 
+    [Theory]
+    [InlineData(0x2E, 0)]
+    [InlineData(0xAE, 1)]
+    [InlineData(0x8E, 1)]
+    public async Task Write_and_verify_writes_with_fua_then_verifies_or_compares(byte opcode, int bytchk)
+    {
+        var device = new FakeBlockDevice(1 << 20) { Asynchronous = true };
+        await using var h = await NvmeHarness.CreateAsync(device);
+        var data = Pattern(8 * 512, opcode);
+        var cdb = Cdb.Verify(opcode == 0x2E ? 10 : opcode == 0xAE ? 12 : 16, 40, 8, bytchk);
+        cdb[0] = opcode;
+        int reads = device.Reads;
+        (await h.ExecAsync(cdb, dataOut: data)).AssertGood();
+        Assert.Equal(1, device.Writes);
+        Assert.Equal(BlockWriteFlags.ForceUnitAccess, device.LastWriteFlags);
+        Assert.Equal(reads + 1, device.Reads);               // the Verify or Compare read the blocks back
+        Assert.Equal(data, (await h.ExecAsync(Cdb.Read10(40, 8), data.Length)).AssertGood().Data);
+        // BYTCHK 1xb is reserved for WRITE AND VERIFY.
+        cdb[1] = 0x04;
+        (await h.ExecAsync(cdb, dataOut: data)).AssertCheckCondition(SenseCodes.InvalidFieldInCdb);
+        Assert.Equal(0, h.Miniport.Memory.MappedCount - h.Miniport.Pages.PageCount);
+    }
+
+    [Fact]
+    public async Task Write_and_verify_is_write_protected_on_a_read_only_namespace()
+    {
+        await using var h = await NvmeHarness.CreateAsync(readOnly: true);
+        var cdb = Cdb.Verify(10, 0, 1);
+        cdb[0] = 0x2E;
+        (await h.ExecAsync(cdb, dataOut: new byte[512])).AssertCheckCondition(SenseCodes.WriteProtected);
+    }
+
     [Fact]
     public async Task Verify_reports_an_unreadable_block_as_a_medium_error()
     {
@@ -266,8 +298,8 @@ public sealed class ReportSupportedTests
         var capacity = (await h.ExecAsync(Rsoc(2, 0x9E, 0x10, rctd: true), 64)).AssertGood();
         Assert.Equal(0x83, capacity.Data[1]);                 // CTDP, supported
         Assert.Equal(16 + 4 + 12, capacity.Data.Length);      // usage data then the timeouts descriptor
-        var unknown = (await h.ExecAsync(Rsoc(1, 0x2E), 64)).AssertGood();
-        Assert.Equal(0x01, unknown.Data[1] & 0x07);           // WRITE AND VERIFY(10): not supported
+        var unknown = (await h.ExecAsync(Rsoc(1, 0x8B), 64)).AssertGood();
+        Assert.Equal(0x01, unknown.Data[1] & 0x07);           // ORWRITE(16): not supported
         Assert.Equal(2, (await h.ExecAsync(Rsoc(1, 0x9E), 64)).AssertCheckCondition(SenseCodes.InvalidFieldInCdb).Specific.Field); // 9Eh has service actions
         var thin = (await h.ExecAsync(Rsoc(1, 0x42), 64)).AssertGood();
         Assert.Equal(0x03, thin.Data[1] & 0x07);              // UNMAP on a namespace that deallocates

@@ -155,7 +155,7 @@ public sealed class TranslationTests
         (await h.ExecAsync(Cdb.Read16(2048, 1), 512)).AssertCheckCondition(SenseCodes.LbaOutOfRange);
         (await h.ExecAsync(Cdb.Read16(2047, 1), 512)).AssertGood();
         (await h.ExecAsync(Cdb.Write10(0, 1), dataOut: new byte[512])).AssertCheckCondition(SenseCodes.WriteProtected);
-        var unknown = (await h.ExecAsync([0x2E, 0, 0, 0, 0, 0, 0, 0, 1, 0], dataOut: new byte[512])).AssertCheckCondition(SenseCodes.InvalidCommandOperationCode); // WRITE AND VERIFY(10)
+        var unknown = (await h.ExecAsync([0x8B, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0], dataOut: new byte[512])).AssertCheckCondition(SenseCodes.InvalidCommandOperationCode); // ORWRITE(16)
         Assert.Equal(0, unknown.Specific.Field);
         (await h.ExecAsync([0xC0, 0, 0, 0, 0, 0])).AssertCheckCondition(SenseCodes.InvalidCommandOperationCode);
         // MODE SENSE shows the write protection (WP in the device-specific parameter).

@@ -17,6 +17,7 @@ namespace StorSharp.Nvme;
 /// <item><term>WRITE SAME 10 / 16 of a zero block (or NDOB)</term><description>Write Zeroes, DEAC when UNMAP is set</description></item>
 /// <item><term>WRITE SAME 10 / 16 of another block</term><description>Writes of a pooled buffer filled with the block, up to 1 MiB each</description></item>
 /// <item><term>VERIFY 10 / 12 / 16</term><description>Verify (BYTCHK 00b) or Compare (BYTCHK 01b)</description></item>
+/// <item><term>WRITE AND VERIFY 10 / 12 / 16</term><description>Write with FUA, then Verify (BYTCHK 0) or Compare (BYTCHK 1)</description></item>
 /// <item><term>COMPARE AND WRITE</term><description>a fused Compare + Write</description></item>
 /// <item><term>GET LBA STATUS</term><description>answered from the namespace's allocation map (NVMe has no command for it)</description></item>
 /// <item><term>INQUIRY, READ CAPACITY, MODE SENSE, REPORT LUNS, REPORT SUPPORTED OPERATION CODES, REQUEST SENSE, TEST UNIT READY, START STOP UNIT</term><description>answered by the miniport</description></item>
@@ -56,7 +57,10 @@ internal static class ScsiTranslation
                 ReadWrite(m, unit, srb, write: true);
                 return;
             case ScsiOpcodes.Verify10 or ScsiOpcodes.Verify12 or ScsiOpcodes.Verify16:
-                Verify(m, unit, srb);
+                Verify(m, unit, srb, write: false);
+                return;
+            case ScsiOpcodes.WriteAndVerify10 or ScsiOpcodes.WriteAndVerify12 or ScsiOpcodes.WriteAndVerify16:
+                Verify(m, unit, srb, write: true);
                 return;
             case ScsiOpcodes.CompareAndWrite:
                 CompareAndWrite(m, unit, srb);
@@ -201,10 +205,11 @@ internal static class ScsiTranslation
     /// <summary>
     /// VERIFY 10 / 12 / 16 (SBC-4 §5.35 - §5.37): BYTCHK 00b becomes NVMe Verify (the blocks are read
     /// back on the device; nothing moves), BYTCHK 01b NVMe Compare against the Data-Out buffer
-    /// (MISCOMPARE on a difference). BYTCHK 11b (one block compared with every block) has no
-    /// NVMe form and is refused.
+    /// (MISCOMPARE on a difference). BYTCHK 1xb (WRITE AND VERIFY: reserved; VERIFY: one block
+    /// compared with every block, which has no NVMe form) is refused. WRITE AND VERIFY 10 / 12 / 16
+    /// (SBC-4 §5.45 - §5.47) is an NVMe Write with FUA, then the Verify or Compare of those blocks.
     /// </summary>
-    private static void Verify(NvmeMiniport m, NvmeUnit unit, Srb srb)
+    private static void Verify(NvmeMiniport m, NvmeUnit unit, Srb srb, bool write)
     {
         if (!BlockCdb.TryRead(srb.Cdb, out var c))
         {
@@ -228,8 +233,14 @@ internal static class ScsiTranslation
             m.CompleteCheckCondition(srb, SenseCodes.LbaOutOfRange);
             return;
         }
+        if (write && ns.WriteProtected)
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.WriteProtected);
+            return;
+        }
         if (c.TransferLength == 0) { m.CompleteGood(srb, 0); return; }
-        if (bytchk == 0) m.RentRequest().StartVerify(srb, unit, c.Lba, c.TransferLength);
+        if (write) m.RentRequest().StartTransfer(srb, unit, NvmeOpcodes.Write, c.Lba, c.TransferLength, fua: true, then: bytchk == 0 ? NvmeOpcodes.Verify : NvmeOpcodes.Compare);
+        else if (bytchk == 0) m.RentRequest().StartVerify(srb, unit, c.Lba, c.TransferLength);
         else m.RentRequest().StartTransfer(srb, unit, NvmeOpcodes.Compare, c.Lba, c.TransferLength, fua: false);
     }
 
