@@ -3,13 +3,15 @@
 #
 # Starts ONE `storsharp serve` (iSCSI on 127.0.0.1, a free port chosen by the server itself:
 # the portal is 127.0.0.1:0 and the bound port is read from its output, so no port can be taken
-# between choosing and binding), with four RAM scratch LUs, one target each:
+# between choosing and binding), with five RAM scratch LUs, one target each:
 #
 #   thick      512-byte blocks, fully provisioned (thin: false)
 #   thin       4096-byte blocks, thin provisioned (LBPME=1)
 #   readonly   512-byte blocks, thin, write-protected (thin so that UNMAP exists and must answer
 #              WRITE PROTECTED in the ReadOnly suite, rather than be skipped as unsupported)
 #   removable  512-byte blocks, thin, removable medium (RMB=1; thin so that NoMedia's UNMAP runs)
+#   nvme       512-byte blocks, thin, `device: nvme`: a namespace behind the NVMe-style miniport
+#              (the SCSI-to-NVMe translation instead of the SCSI disk miniport)
 #
 # and runs `iscsi-test-cu -t ALL -d -S` once per profile with two initiator names and two URLs
 # to the same LU (MultipathIO). Every LU is a RAM scratch disk, so SANITIZE (-S) is harmless.
@@ -18,14 +20,14 @@
 #
 # Environment: STORSHARP_CLI (the built storsharp.dll; scripts/test.sh builds and exports it),
 #   STORSHARP_ROOT, ISCSI_TEST_CU_TIMEOUT [150] seconds per profile,
-#   ISCSI_TEST_CU_PROFILES [thick thin readonly removable], ISCSI_TEST_CU_TESTS [ALL] (the -t value),
+#   ISCSI_TEST_CU_PROFILES [thick thin readonly removable nvme], ISCSI_TEST_CU_TESTS [ALL] (the -t value),
 #   ISCSI_TEST_CU_EXTRA (more iscsi-test-cu options, e.g. -V), ISCSI_TEST_CU_LOGS [$STORSHARP_ROOT/artifacts/test-logs/iscsi-test-cu].
 set -uo pipefail
 
 ROOT="${STORSHARP_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 CLI="${STORSHARP_CLI:-$ROOT/src/StorSharp.Cli/bin/Release/net10.0/storsharp.dll}"
 RUN_TIMEOUT="${ISCSI_TEST_CU_TIMEOUT:-150}"
-read -r -a PROFILES <<<"${ISCSI_TEST_CU_PROFILES:-thick thin readonly removable}"
+read -r -a PROFILES <<<"${ISCSI_TEST_CU_PROFILES:-thick thin readonly removable nvme}"
 TESTS="${ISCSI_TEST_CU_TESTS:-ALL}"
 read -r -a EXTRA <<<"${ISCSI_TEST_CU_EXTRA:-}"
 LOGS="${ISCSI_TEST_CU_LOGS:-$ROOT/artifacts/test-logs/iscsi-test-cu}"
@@ -129,6 +131,12 @@ READONLY_EXCLUDE=(
     'ALL.Sanitize.Overwrite' 'ALL.Sanitize.BlockErase' 'ALL.Sanitize.CryptoErase'  # the sanitize must succeed
 )
 
+# Left out on the nvme profile, each with the reason (docs/conformance.md, "Left out"):
+NVME_EXCLUDE=(
+    'ALL.Sanitize.Readonly'      # asserts that SWP in the control mode page is changeable before it checks whether
+                                 # SANITIZE exists; the NVMe translation has no MODE SELECT (and no SANITIZE)
+)
+
 # Left out on every profile, each with the reason (docs/conformance.md, "Left out"):
 EXCLUDE_ALWAYS=(
     'ALL.Sanitize.Reset'         # needs a SANITIZE that is still running 4 s after it started (a 256 MiB RAM LU is
@@ -136,11 +144,12 @@ EXCLUDE_ALWAYS=(
 )
 
 # Writes the -t list file for a profile to stdout: ALL, or every listed test minus EXCLUDE_ALWAYS
-# (and, read-only, READONLY_EXCLUDE), whole suites as ALL.Suite and partial ones test by test.
+# (and, read-only, READONLY_EXCLUDE; nvme, NVME_EXCLUDE), whole suites as ALL.Suite and partial ones test by test.
 test_list() {
     if [[ "$TESTS" != ALL ]]; then echo "$TESTS"; return; fi
     local excludes=("${EXCLUDE_ALWAYS[@]}")
     [[ "$1" == readonly ]] && excludes+=("${READONLY_EXCLUDE[@]}")
+    [[ "$1" == nvme ]] && excludes+=("${NVME_EXCLUDE[@]}")
     local t suite pattern keep
     declare -A total=() kept=() tests=()
     local order=()
@@ -174,12 +183,12 @@ CONFIG="$WORK/storsharp.yaml"
     echo "  portals:"
     echo "    - 127.0.0.1:0"
     echo "targets:"
-    for p in thick thin readonly removable; do
+    for p in thick thin readonly removable nvme; do
         echo "  - iqn: $(iqn_of "$p")"
         echo "    alias: conformance $p"
     done
     echo "luns:"
-    for p in thick thin readonly removable; do
+    for p in thick thin readonly removable nvme; do
         echo "  - target: $(iqn_of "$p")"
         echo "    number: 0"
         echo "    backend: ram"
@@ -189,6 +198,7 @@ CONFIG="$WORK/storsharp.yaml"
             thin)      echo "    blockSize: 4096"; echo "    thin: true" ;;
             readonly)  echo "    blockSize: 512";  echo "    thin: true";  echo "    readOnly: true" ;;
             removable) echo "    blockSize: 512";  echo "    thin: true";  echo "    removable: true" ;;
+            nvme)      echo "    blockSize: 512";  echo "    thin: true";  echo "    device: nvme" ;;
         esac
         echo "    serial: CONF-${p^^}"
     done
@@ -220,7 +230,7 @@ summary=()
 for p in "${PROFILES[@]}"; do
     url="iscsi://127.0.0.1:$PORT/$(iqn_of "$p")/0"
     log="$LOGS/$p.log"
-    say "profile $p: iscsi-test-cu -t $TESTS -d -S ($url, twice)$([[ $TESTS == ALL ]] && echo "; without ${#EXCLUDE_ALWAYS[@]} pattern(s) left out everywhere")$([[ $p == readonly && $TESTS == ALL ]] && echo " and ${#READONLY_EXCLUDE[@]} write-only patterns")"
+    say "profile $p: iscsi-test-cu -t $TESTS -d -S ($url, twice)$([[ $TESTS == ALL ]] && echo "; without ${#EXCLUDE_ALWAYS[@]} pattern(s) left out everywhere")$([[ $p == readonly && $TESTS == ALL ]] && echo " and ${#READONLY_EXCLUDE[@]} write-only patterns")$([[ $p == nvme && $TESTS == ALL ]] && echo " and ${#NVME_EXCLUDE[@]} nvme pattern(s)")"
     start=$SECONDS
     list="$WORK/$p.tests"
     test_list "$p" >"$list"

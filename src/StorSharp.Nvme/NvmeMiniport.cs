@@ -191,12 +191,19 @@ public sealed class NvmeMiniport : IVirtualMiniport, IMiniportUnitControl
                 break;
             case SrbFunction.ResetLogicalUnit:
             case SrbFunction.ResetDevice:
-            case SrbFunction.AbortCommand:
                 // Commands already at the controller cannot be recalled; the port completes what
                 // is still outstanding after the reset with BUS_RESET, and their late completions
-                // are let go (the SRB returns to the pool only then). An abort that finds nothing
-                // running has nothing to do (SAM-5 §7.2).
+                // are let go (the SRB returns to the pool only then). Every nexus learns of the
+                // reset by BUS DEVICE RESET FUNCTION OCCURRED (SAM-5 §6.3.3, §7.6).
+                EstablishAttention(srb.Address, srb.Function == SrbFunction.ResetLogicalUnit ? ResetScope.LogicalUnit : ResetScope.Target, SenseCodes.BusDeviceResetFunctionOccurred);
                 Complete(srb, SrbStatus.Success);
+                break;
+            case SrbFunction.AbortCommand:
+                // An abort that finds nothing running has nothing to do (SAM-5 §7.2).
+                Complete(srb, SrbStatus.Success);
+                break;
+            case SrbFunction.IoControl:
+                Control(srb);
                 break;
             default:
                 Complete(srb, SrbStatus.BadFunction);
@@ -206,8 +213,49 @@ public sealed class NvmeMiniport : IVirtualMiniport, IMiniportUnitControl
     }
 
     /// <inheritdoc/>
-    /// <remarks>As for the LU reset: the port completes every request still outstanding on the bus with BUS_RESET.</remarks>
-    public bool ResetBus(byte pathId) => true;
+    /// <remarks>As for the LU reset: the port completes every request still outstanding on the bus with BUS_RESET; every nexus gets SCSI BUS RESET OCCURRED.</remarks>
+    public bool ResetBus(byte pathId)
+    {
+        EstablishAttention(new ScsiAddress(pathId, 0, 0), ResetScope.Bus, SenseCodes.BusReset);
+        return true;
+    }
+
+    private enum ResetScope { LogicalUnit, Target, Bus }
+
+    private void EstablishAttention(ScsiAddress address, ResetScope scope, SenseCode code)
+    {
+        foreach (var (a, unit) in _units)
+        {
+            bool hit = scope switch
+            {
+                ResetScope.LogicalUnit => a == address,
+                ResetScope.Target => a.PathId == address.PathId && a.TargetId == address.TargetId,
+                _ => a.PathId == address.PathId,
+            };
+            if (hit) unit.Attentions.EstablishForAll(code);
+        }
+    }
+
+    /// <summary>
+    /// The miniport-specific requests the front ends send (<see cref="ScsiDiskControl"/>, as to the
+    /// SCSI disk): I_T NEXUS LOSS forgets the nexus's unit attentions.
+    /// </summary>
+    private void Control(Srb srb)
+    {
+        const int ReturnCodeOffset = 20; // SRB_IO_CONTROL.ReturnCode
+        Span<byte> header = stackalloc byte[ScsiDiskControl.HeaderLength];
+        int n = srb.Data.CopyTo(0, header);
+        if (!ScsiDiskControl.TryReadRequest(header[..n], out uint code) || code != ScsiDiskControl.ItNexusLoss)
+        {
+            Complete(srb, SrbStatus.InvalidRequest);
+            return;
+        }
+        if (_units.TryGetValue(srb.Address, out var unit)) unit.Attentions.Forget(srb.Nexus.Id);
+        header.Slice(ReturnCodeOffset, 4).Clear();
+        srb.Data.CopyFrom(0, header[..n]);
+        srb.DataTransferLength = n;
+        Complete(srb, SrbStatus.Success);
+    }
 
     private void Execute(Srb srb)
     {

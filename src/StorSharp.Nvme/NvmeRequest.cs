@@ -12,9 +12,13 @@ namespace StorSharp.Nvme;
 /// </summary>
 internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandler
 {
-    private enum Kind { Transfer, NoData }
+    private enum Kind { Transfer, NoData, Repeat, Fused }
+
+    /// <summary>The most bytes the pooled buffer of a WRITE SAME with a pattern holds (one Write per fill).</summary>
+    internal const int PatternChunkBytes = 1 << 20;
 
     private readonly PrpList _prp = new();
+    private readonly PrpList _secondPrp = new();
     private ScatterGatherElement[] _elements = new ScatterGatherElement[8];
     private ulong[] _mapped = new ulong[8];
     private int[] _cuts = new int[8]; // byte offset where each piece ends
@@ -26,6 +30,11 @@ internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandle
     private ulong _lba;
     private bool _fua;
     private int _ioBytes, _copyBytes, _bufferLength;
+    private long _repeatBlocks, _repeatDone; // Repeat: blocks in all, blocks issued
+    private int _repeatChunk;                // Repeat: blocks per command
+    private byte _thenOpcode;                // after a WRITE AND VERIFY's Writes: Verify or Compare of the same blocks, or 0
+    private int _fusedCompletions;
+    private NvmeStatus _fusedStatus;
     private long _commandBytes;
     private byte[]? _bounce;
     private PrpPage? _rangePage;
@@ -34,16 +43,20 @@ internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandle
     // ------------------------------------------------------------------ READ / WRITE
 
     /// <summary>
-    /// Reads or writes <paramref name="blocks"/> blocks. What moves is bounded by the buffer as on the
-    /// SCSI disk: a write moves the whole blocks that arrived, a read may end inside a block (then
-    /// it is bounced, as a controller moves whole blocks).
+    /// Reads, writes or compares (<paramref name="opcode"/>: NVMe Read, Write or Compare)
+    /// <paramref name="blocks"/> blocks. What moves is bounded by the buffer as on the SCSI disk: a
+    /// write or compare moves the whole blocks that arrived, a read may end inside a block (then it
+    /// is bounced, as a controller moves whole blocks). <paramref name="then"/> (WRITE AND VERIFY):
+    /// when the Writes succeeded, NVMe Verify or Compare of the same blocks follows.
     /// </summary>
-    public void StartTransfer(Srb srb, NvmeUnit unit, bool write, ulong lba, uint blocks, bool fua)
+    public void StartTransfer(Srb srb, NvmeUnit unit, byte opcode, ulong lba, uint blocks, bool fua, byte then = 0)
     {
         _srb = srb;
         _unit = unit;
         _kind = Kind.Transfer;
-        _opcode = write ? NvmeOpcodes.Write : NvmeOpcodes.Read;
+        _opcode = opcode;
+        _thenOpcode = then;
+        bool write = opcode != NvmeOpcodes.Read;
         _lba = lba;
         _fua = fua;
         int blockSize = unit.Namespace.BlockSize;
@@ -111,7 +124,7 @@ internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandle
     {
         _bounce = ArrayPool<byte>.Shared.Rent(_ioBytes);
         var buffer = _bounce.AsMemory(0, _ioBytes); // offset 0 of a pooled array: page aligned in host memory
-        if (_opcode == NvmeOpcodes.Write) _srb!.Data.CopyTo(0, buffer.Span);
+        if (_opcode != NvmeOpcodes.Read) _srb!.Data.CopyTo(0, buffer.Span);
         ulong address = miniport.Memory.Map(buffer);
         Push(ref _mapped, ref _mappedCount, address);
         _elementCount = 0;
@@ -176,6 +189,105 @@ internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandle
         miniport.Controller.Submit(command, this);
     }
 
+    // ------------------------------------------------------------------ WRITE SAME of a pattern, VERIFY
+
+    /// <summary>
+    /// WRITE SAME of a block that is not all zeros: a pooled page-aligned buffer of up to
+    /// <see cref="PatternChunkBytes"/> is filled with copies of the block once, then NVMe Writes of
+    /// that buffer cover the range one after the other.
+    /// </summary>
+    public void StartPatternWrite(Srb srb, NvmeUnit unit, ulong lba, long blocks, bool fua)
+    {
+        int blockSize = unit.Namespace.BlockSize;
+        int chunk = (int)Math.Min(blocks, Math.Min(PatternChunkBytes, miniport.Controller.MaxTransferBytes) / blockSize);
+        int bytes = chunk * blockSize;
+        _bounce = ArrayPool<byte>.Shared.Rent(bytes);
+        var buffer = _bounce.AsSpan(0, bytes);
+        srb.Data.CopyTo(0, buffer[..blockSize]);
+        for (int filled = blockSize; filled < bytes; filled *= 2) buffer[..Math.Min(filled, bytes - filled)].CopyTo(buffer[filled..]);
+        ulong address = miniport.Memory.Map(_bounce.AsMemory(0, bytes));
+        Push(ref _mapped, ref _mappedCount, address);
+        _elementCount = 0;
+        int count = 0;
+        Push(ref _elements, ref count, new ScatterGatherElement(address, bytes));
+        _elementCount = count;
+        var verdict = PrpBuilder.Build(_elements.AsSpan(0, 1), miniport.Pages, _prp);
+        if (!verdict.HasPrpForm)
+        {
+            // One buffer at offset 0 of a pooled array always has a PRP form.
+            _srb = srb;
+            _unit = unit;
+            Finish(NvmeStatus.InternalError);
+            return;
+        }
+        StartRepeat(srb, unit, NvmeOpcodes.Write, lba, blocks, chunk, fua, blockSize);
+    }
+
+    /// <summary>VERIFY without a byte check: NVMe Verify commands of up to 65 536 blocks each.</summary>
+    public void StartVerify(Srb srb, NvmeUnit unit, ulong lba, long blocks) =>
+        StartRepeat(srb, unit, NvmeOpcodes.Verify, lba, blocks, 65536, fua: false, 0);
+
+    private void StartRepeat(Srb srb, NvmeUnit unit, byte opcode, ulong lba, long blocks, int chunk, bool fua, long commandBytes)
+    {
+        _srb = srb;
+        _unit = unit;
+        _kind = Kind.Repeat;
+        _opcode = opcode;
+        _lba = lba;
+        _fua = fua;
+        _commandBytes = commandBytes;
+        _repeatBlocks = blocks;
+        _repeatDone = 0;
+        _repeatChunk = chunk;
+        IssueRepeat();
+    }
+
+    /// <summary>The next command of a Repeat: the same data pointer (if any) at the next blocks.</summary>
+    private void IssueRepeat()
+    {
+        int blocks = (int)Math.Min(_repeatChunk, _repeatBlocks - _repeatDone);
+        var command = NvmeCommand.ReadWrite(_opcode, _unit!.Namespace.NamespaceId, _lba + (ulong)_repeatDone, blocks, _fua);
+        command.Prp1 = _prp.Prp1;
+        command.Prp2 = _prp.Prp2;
+        _repeatDone += blocks;
+        miniport.Controller.Submit(command, this);
+    }
+
+    // ------------------------------------------------------------------ COMPARE AND WRITE
+
+    /// <summary>
+    /// COMPARE AND WRITE: the Data-Out buffer (the verify data, then the write data) is copied into
+    /// one pooled page-aligned buffer, and a fused Compare + Write pair points into its two halves.
+    /// </summary>
+    public void StartCompareAndWrite(Srb srb, NvmeUnit unit, ulong lba, int blocks)
+    {
+        _srb = srb;
+        _unit = unit;
+        _kind = Kind.Fused;
+        int half = blocks * unit.Namespace.BlockSize;
+        _commandBytes = 2L * half;
+        _fusedCompletions = 0;
+        _fusedStatus = NvmeStatus.Success;
+        _bounce = ArrayPool<byte>.Shared.Rent(2 * half);
+        srb.Data.CopyTo(0, _bounce.AsSpan(0, 2 * half));
+        ulong address = miniport.Memory.Map(_bounce.AsMemory(0, 2 * half));
+        Push(ref _mapped, ref _mappedCount, address);
+        Span<ScatterGatherElement> one = [new ScatterGatherElement(address, half)];
+        bool ok = PrpBuilder.Build(one, miniport.Pages, _prp).HasPrpForm;
+        one[0] = new ScatterGatherElement(address + (ulong)half, half);
+        ok &= PrpBuilder.Build(one, miniport.Pages, _secondPrp).HasPrpForm;
+        if (!ok) { Finish(NvmeStatus.InternalError); return; }
+        uint nsid = unit.Namespace.NamespaceId;
+        var compare = NvmeCommand.ReadWrite(NvmeOpcodes.Compare, nsid, lba, blocks, fua: false);
+        compare.Prp1 = _prp.Prp1;
+        compare.Prp2 = _prp.Prp2;
+        var write = NvmeCommand.ReadWrite(NvmeOpcodes.Write, nsid, lba, blocks, fua: false);
+        write.CommandId = 1;
+        write.Prp1 = _secondPrp.Prp1;
+        write.Prp2 = _secondPrp.Prp2;
+        miniport.Controller.SubmitFused(compare, write, this);
+    }
+
     // ------------------------------------------------------------------ commands without host data
 
     /// <summary>SYNCHRONIZE CACHE, or the FLUSH / SHUTDOWN functions: NVMe Flush.</summary>
@@ -223,6 +335,19 @@ internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandle
     /// <inheritdoc/>
     public void OnNvmeCompleted(in NvmeCompletion completion)
     {
+        if (_kind == Kind.Fused)
+        {
+            // Two completions: the Compare's (its failure is the answer: MISCOMPARE), then the Write's.
+            if (!completion.Status.IsSuccess && _fusedStatus.IsSuccess) _fusedStatus = completion.Status;
+            if (++_fusedCompletions == 2) Finish(_fusedStatus);
+            return;
+        }
+        if (_kind == Kind.Repeat)
+        {
+            if (completion.Status.IsSuccess && _repeatDone < _repeatBlocks) IssueRepeat();
+            else Finish(completion.Status);
+            return;
+        }
         _prp.Release();
         if (!completion.Status.IsSuccess || _kind == Kind.NoData)
         {
@@ -234,6 +359,22 @@ internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandle
             IssuePiece();
             return;
         }
+        if (_thenOpcode == NvmeOpcodes.Compare)
+        {
+            // WRITE AND VERIFY with BYTCHK: compare the blocks just written with the same buffers.
+            _opcode = NvmeOpcodes.Compare;
+            _thenOpcode = 0;
+            _fua = false;
+            _piece = 0;
+            IssuePiece();
+            return;
+        }
+        if (_thenOpcode == NvmeOpcodes.Verify)
+        {
+            _thenOpcode = 0;
+            StartRepeat(_srb!, _unit!, NvmeOpcodes.Verify, _lba, _ioBytes / _unit!.Namespace.BlockSize, 65536, fua: false, _commandBytes);
+            return;
+        }
         if (_bounce is not null && _opcode == NvmeOpcodes.Read) _srb!.Data.CopyFrom(0, _bounce.AsSpan(0, _copyBytes));
         Finish(NvmeStatus.Success);
     }
@@ -241,6 +382,8 @@ internal sealed class NvmeRequest(NvmeMiniport miniport) : INvmeCompletionHandle
     private void Finish(NvmeStatus status)
     {
         var srb = _srb!;
+        _prp.Release();
+        _secondPrp.Release();
         UnmapAll();
         if (_bounce is not null)
         {

@@ -11,5 +11,7 @@ internal sealed class NvmeUnit(NvmeNamespaceDefinition definition, NvmeNamespace
 
     public ScsiAddress Address => Definition.Address;
 
+    public UnitAttentions Attentions { get; } = new();
+
     public string SerialNumber { get; } = definition.SerialNumber ?? $"NVME{definition.Address.PathId:X2}{definition.Address.TargetId:X2}{definition.Address.Lun:X2}{ns.NamespaceId:X4}";
 }

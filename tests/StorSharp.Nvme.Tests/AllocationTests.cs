@@ -1,5 +1,6 @@
 using StorSharp.Block;
 using StorSharp.Port;
+using StorSharp.Scsi;
 
 namespace StorSharp.Nvme.Tests;
 
@@ -64,5 +65,48 @@ public sealed class AllocationTests
         Assert.Equal(0, allocated);
         var stats = miniport.Statistics;
         Assert.Equal(1100, path switch { "direct" => stats.Direct, "split" => stats.Split, _ => stats.Bounced });
+    }
+
+    [Theory]
+    [InlineData("write same of a pattern")]
+    [InlineData("compare and write")]
+    [InlineData("verify")]
+    [InlineData("compare")]
+    [InlineData("write and verify")]
+    public void The_translated_commands_allocate_nothing_per_request_from_a_remote_nexus(string kind)
+    {
+        var miniport = new NvmeMiniport([new NvmeNamespaceDefinition(new ScsiAddress(0, 0, 0), new RamBlockDevice(1 << 20))]);
+        var port = new CountingPort();
+        miniport.FindAdapter(port, new PortConfiguration(), null);
+        var srb = new Srb { Address = new ScsiAddress(0, 0, 0), Nexus = new InitiatorNexus("iqn.test:a,i,0x1", "iqn.test:t") };
+        byte[] verify = Cdb.Verify(10, 8, 16);
+        byte[] compare = Cdb.Verify(16, 8, 16, bytchk: 1);
+        byte[] writeVerify = Cdb.Verify(12, 8, 16, bytchk: 1);
+        writeVerify[0] = 0xAE;
+        var (cdb, dataLength) = kind switch
+        {
+            "write same of a pattern" => (Cdb.WriteSame10(8, 16), 512),
+            "compare and write" => (Cdb.CompareAndWrite(8, 1), 1024),
+            "verify" => (verify, 0),
+            "compare" => (compare, 8192),
+            _ => (writeVerify, 8192),
+        };
+        srb.SetCdb(cdb);
+        srb.Direction = dataLength > 0 ? DataDirection.Out : DataDirection.None;
+        var data = new byte[dataLength];
+        data.AsSpan().Fill(kind == "write same of a pattern" ? (byte)0x5A : (byte)0); // zeros compare equal to the fresh disk
+        if (dataLength > 0) srb.Data.Add(data);
+        void Once()
+        {
+            srb.DataTransferLength = dataLength;
+            miniport.StartIo(srb);
+        }
+        for (int i = 0; i < 100; i++) Once();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 1000; i++) Once();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(1100, port.Completed);
+        Assert.Equal(ScsiStatus.Good, srb.ScsiStatus);
+        Assert.Equal(0, allocated);
     }
 }

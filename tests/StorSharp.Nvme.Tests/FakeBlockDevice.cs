@@ -18,6 +18,8 @@ internal sealed class FakeBlockDevice(long sizeBytes, int blockSize = 512) : IBl
     public int Flushes;
     public int Unmaps;
     public int Writes;
+    public int Reads;
+    public BlockWriteFlags LastWriteFlags;
 
     public BlockGeometry Geometry => _ram.Geometry;
 
@@ -29,6 +31,7 @@ internal sealed class FakeBlockDevice(long sizeBytes, int blockSize = 512) : IBl
     {
         if (Asynchronous) await Task.Yield();
         if (Fail is { } f) throw new BlockDeviceException(f, "injected");
+        Interlocked.Increment(ref Reads);
         await _ram.ReadAsync(lba, buffer, cancellationToken);
     }
 
@@ -37,6 +40,7 @@ internal sealed class FakeBlockDevice(long sizeBytes, int blockSize = 512) : IBl
         if (Asynchronous) await Task.Yield();
         if (Fail is { } f) throw new BlockDeviceException(f, "injected");
         Interlocked.Increment(ref Writes);
+        LastWriteFlags = flags;
         await _ram.WriteAsync(lba, buffer, flags, cancellationToken);
     }
 

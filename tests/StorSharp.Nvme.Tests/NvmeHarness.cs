@@ -70,15 +70,16 @@ internal sealed class NvmeHarness : IAsyncDisposable
     }
 
     /// <summary>Sends a CDB; <paramref name="bufferLength"/> is the data-in room, <paramref name="dataOut"/> the data-out.</summary>
-    public Task<ScsiResult> ExecAsync(byte[] cdb, int bufferLength = 0, byte[]? dataOut = null, ScsiAddress? address = null) =>
-        ExecAsync(cdb, dataOut is not null ? [new Segment(0, dataOut.Length)] : bufferLength > 0 ? [new Segment(0, bufferLength)] : [], dataOut, address);
+    public Task<ScsiResult> ExecAsync(byte[] cdb, int bufferLength = 0, byte[]? dataOut = null, ScsiAddress? address = null, InitiatorNexus? nexus = null) =>
+        ExecAsync(cdb, dataOut is not null ? [new Segment(0, dataOut.Length)] : bufferLength > 0 ? [new Segment(0, bufferLength)] : [], dataOut, address, nexus);
 
     /// <summary>Sends a CDB whose data buffer is <paramref name="segments"/> (each in its own array, at its offset).</summary>
-    public async Task<ScsiResult> ExecAsync(byte[] cdb, IReadOnlyList<Segment> segments, byte[]? dataOut, ScsiAddress? address = null)
+    public async Task<ScsiResult> ExecAsync(byte[] cdb, IReadOnlyList<Segment> segments, byte[]? dataOut, ScsiAddress? address = null, InitiatorNexus? nexus = null)
     {
         var srb = SrbPool.Shared.Rent();
         srb.SetCdb(cdb);
         srb.Address = address ?? Lun0;
+        srb.Nexus = nexus ?? InitiatorNexus.Local;
         int length = segments.Sum(s => s.Length);
         srb.Direction = dataOut is not null ? DataDirection.Out : length > 0 ? DataDirection.In : DataDirection.None;
         int at = 0;
@@ -99,6 +100,19 @@ internal sealed class NvmeHarness : IAsyncDisposable
         var result = new ScsiResult(srb.Status, srb.ScsiStatus, srb.SenseData.ToArray(), srb.Direction == DataDirection.In ? data[..moved] : data, srb.DataTransferLength);
         srb.Release();
         return result;
+    }
+
+    /// <summary>Sends an SRB of <paramref name="function"/> (a reset, a flush) with no CDB and returns its status.</summary>
+    public async Task<SrbStatus> FunctionAsync(SrbFunction function, ScsiAddress? address = null, InitiatorNexus? nexus = null)
+    {
+        var srb = SrbPool.Shared.Rent();
+        srb.Function = function;
+        srb.Address = address ?? Lun0;
+        srb.Nexus = nexus ?? InitiatorNexus.Local;
+        await Adapter.ExecuteAsync(srb);
+        var status = srb.Status;
+        srb.Release();
+        return status;
     }
 
     public ValueTask DisposeAsync() => Port.DisposeAsync();
@@ -162,6 +176,38 @@ internal static class Cdb
     {
         var c = Sized(0x93, 16, lba, blocks);
         c[1] = (byte)((unmap ? 0x08 : 0) | (ndob ? 1 : 0));
+        return c;
+    }
+
+    public static byte[] Verify(int size, ulong lba, uint blocks, int bytchk = 0, int vrprotect = 0)
+    {
+        var c = size switch { 10 => new byte[10], 12 => new byte[12], _ => new byte[16] };
+        c[0] = size switch { 10 => (byte)0x2F, 12 => (byte)0xAF, _ => (byte)0x8F };
+        c[1] = (byte)((vrprotect << 5) | (bytchk << 1));
+        if (size == 10)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(c.AsSpan(2), (uint)lba);
+            BinaryPrimitives.WriteUInt16BigEndian(c.AsSpan(7), (ushort)blocks);
+        }
+        else if (size == 12)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(c.AsSpan(2), (uint)lba);
+            BinaryPrimitives.WriteUInt32BigEndian(c.AsSpan(6), blocks);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt64BigEndian(c.AsSpan(2), lba);
+            BinaryPrimitives.WriteUInt32BigEndian(c.AsSpan(10), blocks);
+        }
+        return c;
+    }
+
+    public static byte[] CompareAndWrite(ulong lba, byte blocks)
+    {
+        var c = new byte[16];
+        c[0] = 0x89;
+        BinaryPrimitives.WriteUInt64BigEndian(c.AsSpan(2), lba);
+        c[13] = blocks;
         return c;
     }
 

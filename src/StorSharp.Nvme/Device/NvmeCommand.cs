@@ -9,10 +9,14 @@ public static class NvmeOpcodes
     public const byte Write = 0x01;
     /// <summary>Read.</summary>
     public const byte Read = 0x02;
+    /// <summary>Compare: the namespace's blocks against the host data (Compare Failure on a difference).</summary>
+    public const byte Compare = 0x05;
     /// <summary>Write Zeroes.</summary>
     public const byte WriteZeroes = 0x08;
     /// <summary>Dataset Management (deallocate).</summary>
     public const byte DatasetManagement = 0x09;
+    /// <summary>Verify: the blocks are read and checked on the medium; no data moves to the host.</summary>
+    public const byte Verify = 0x0C;
 }
 
 /// <summary>
@@ -67,6 +71,9 @@ public struct NvmeCommand
         Cdw11 = (uint)(lba >> 32),
         Cdw12 = (uint)(blocks - 1) & 0xFFFF | (fua ? 1u << 30 : 0),
     };
+
+    /// <summary>A Verify of <paramref name="blocks"/> blocks (1 to 65536) at <paramref name="lba"/>: no data pointer.</summary>
+    public static NvmeCommand Verify(uint nsid, ulong lba, int blocks) => ReadWrite(NvmeOpcodes.Verify, nsid, lba, blocks, fua: false);
 
     /// <summary>A Write Zeroes of <paramref name="blocks"/> blocks (1 to 65536), deallocating when <paramref name="deallocate"/>.</summary>
     public static NvmeCommand WriteZeroes(uint nsid, ulong lba, int blocks, bool deallocate, bool fua)

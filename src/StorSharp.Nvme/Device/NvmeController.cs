@@ -7,7 +7,8 @@ namespace StorSharp.Nvme;
 
 /// <summary>
 /// The device model: an NVMe controller with its namespaces that executes NVM I/O commands
-/// (Read, Write, Flush, Dataset Management deallocate, Write Zeroes) over block devices. It reads
+/// (Read, Write, Compare, Verify, Flush, Dataset Management deallocate, Write Zeroes, and the fused
+/// Compare + Write pair) over block devices. It reads
 /// the data pointer the way a controller does: it walks PRP1, PRP2 and the PRP list pages
 /// (<see cref="PrpWalker"/>) and moves data to and from <see cref="HostMemory"/>.
 /// </summary>
@@ -63,13 +64,33 @@ public sealed class NvmeController
     public void Submit(in NvmeCommand command, INvmeCompletionHandler handler)
     {
         ArgumentNullException.ThrowIfNull(handler);
-        Execution execution;
+        Rent().Start(command, handler);
+    }
+
+    /// <summary>
+    /// Submits a fused pair (NVMe base specification §4.2): a Compare (FUSE = first) and a Write
+    /// (FUSE = second) of the same blocks, executed as one atomic unit with respect to the other
+    /// fused pairs of the namespace: the Write runs only when the Compare found equal data.
+    /// <paramref name="handler"/> gets two completions, the Compare's then the Write's; when the
+    /// Compare fails the Write completes with Command Aborted due to Failed Fused Command.
+    /// </summary>
+    public void SubmitFused(in NvmeCommand compare, in NvmeCommand write, INvmeCompletionHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        Rent().StartFused(compare, write, handler);
+    }
+
+    private Execution Rent()
+    {
         lock (_poolLock)
         {
-            if (!_pool.TryPop(out execution!)) execution = new Execution(this);
+            if (_pool.TryPop(out var execution)) return execution;
         }
-        execution.Start(command, handler);
+        return new Execution(this);
     }
+
+    /// <summary>The most bytes one step of a Verify reads back (it has no data pointer, so no MDTS limit).</summary>
+    private const int VerifyChunkBytes = 1 << 20;
 
     private void Return(Execution execution)
     {
@@ -94,38 +115,85 @@ public sealed class NvmeController
         _ => NvmeStatus.InternalError,
     };
 
-    /// <summary>One command in flight: its data runs, staging buffer and the backend call it waits on.</summary>
+    /// <summary>One command (or fused pair) in flight: its data runs, staging buffers and the backend call it waits on.</summary>
     private sealed class Execution
     {
         private readonly NvmeController _controller;
         private readonly List<Memory<byte>> _runs = new(4);
+        private readonly List<Memory<byte>> _secondRuns = new(4);
         private readonly byte[] _ranges = new byte[MaxDatasetRanges * DatasetRangeLength];
         private readonly Action _onBackendDone;
+        private readonly Action _startFused;
         private NvmeCommand _command;
+        private NvmeCommand _second; // the Write of a fused Compare + Write
+        private bool _fused, _holdsGate;
         private INvmeCompletionHandler? _handler;
         private NvmeNamespace? _ns;
-        private byte[]? _staging;
-        private Memory<byte> _buffer;
-        private int _step, _steps;
+        private byte[]? _staging, _secondStaging;
+        private byte[]? _medium; // the namespace's blocks read back by Compare and Verify
+        private Memory<byte> _buffer, _secondBuffer;
+        private int _step, _steps, _chunkBlocks;
         private ConfiguredValueTaskAwaitable.ConfiguredValueTaskAwaiter _awaiter;
 
         public Execution(NvmeController controller)
         {
             _controller = controller;
             _onBackendDone = OnBackendDone;
+            _startFused = StartFusedNow;
         }
 
-        private bool Writes => _command.Opcode is NvmeOpcodes.Write or NvmeOpcodes.WriteZeroes or NvmeOpcodes.DatasetManagement;
+        private bool Writes => _fused || _command.Opcode is NvmeOpcodes.Write or NvmeOpcodes.WriteZeroes or NvmeOpcodes.DatasetManagement;
 
         public void Start(in NvmeCommand command, INvmeCompletionHandler handler)
         {
             _command = command;
             _handler = handler;
+            _fused = false;
             _step = 0;
             _steps = 1;
             var status = Prepare();
             if (!status.IsSuccess) { Finish(status); return; }
             Pump();
+        }
+
+        public void StartFused(in NvmeCommand compare, in NvmeCommand write, INvmeCompletionHandler handler)
+        {
+            _command = compare;
+            _second = write;
+            _handler = handler;
+            _fused = true;
+            _step = 0;
+            _steps = 2;
+            var ns = _controller.GetNamespace(compare.NamespaceId);
+            if (ns is null) { Finish(NvmeStatus.InvalidNamespaceOrFormat); return; }
+            if (ns.FusedGate.TryEnter(_startFused)) StartFusedNow();
+        }
+
+        /// <summary>The pair holds its namespace's gate: check both commands and run.</summary>
+        private void StartFusedNow()
+        {
+            _holdsGate = true;
+            var status = PrepareFused();
+            if (!status.IsSuccess) { Finish(status); return; }
+            Pump();
+        }
+
+        private NvmeStatus PrepareFused()
+        {
+            var ns = _ns = _controller.GetNamespace(_command.NamespaceId)!;
+            if (_command.Opcode != NvmeOpcodes.Compare || _second.Opcode != NvmeOpcodes.Write || _second.NamespaceId != _command.NamespaceId
+                || _second.StartingLba != _command.StartingLba || _second.BlockCount != _command.BlockCount)
+                return NvmeStatus.InvalidField; // a fused pair is a Compare then a Write of the same blocks
+            if (!InRange(ns, _command.StartingLba, _command.BlockCount)) return NvmeStatus.LbaOutOfRange;
+            if (ns.WriteProtected) return NvmeStatus.NamespaceWriteProtected;
+            int bytes = _command.BlockCount * ns.BlockSize;
+            if (bytes > _controller.MaxTransferBytes) return NvmeStatus.InvalidField;
+            var status = MapData(_command, bytes, _runs, ref _staging, out _buffer, copyIn: true);
+            if (!status.IsSuccess) return status;
+            status = MapData(_second, bytes, _secondRuns, ref _secondStaging, out _secondBuffer, copyIn: true);
+            if (!status.IsSuccess) return status;
+            _medium = ArrayPool<byte>.Shared.Rent(bytes);
+            return NvmeStatus.Success;
         }
 
         /// <summary>Checks the command and reads its data pointer; sets how many backend calls it takes.</summary>
@@ -139,25 +207,24 @@ public sealed class NvmeController
                     return NvmeStatus.Success;
                 case NvmeOpcodes.Read:
                 case NvmeOpcodes.Write:
+                case NvmeOpcodes.Compare:
                 {
                     if (!InRange(ns, _command.StartingLba, _command.BlockCount)) return NvmeStatus.LbaOutOfRange;
                     if (_command.Opcode == NvmeOpcodes.Write && ns.WriteProtected) return NvmeStatus.NamespaceWriteProtected;
                     long bytes = (long)_command.BlockCount * ns.BlockSize;
                     if (bytes > _controller.MaxTransferBytes) return NvmeStatus.InvalidField;
-                    var walk = PrpWalker.Walk(_controller.Memory, _command.Prp1, _command.Prp2, bytes, _runs);
-                    if (!walk.IsSuccess) return walk;
-                    if (_runs.Count == 1) _buffer = _runs[0];
-                    else
-                    {
-                        // Scattered host pages: stage through one pooled buffer (the device's own memory).
-                        _staging = ArrayPool<byte>.Shared.Rent((int)bytes);
-                        _buffer = _staging.AsMemory(0, (int)bytes);
-                        if (_command.Opcode == NvmeOpcodes.Write)
-                        {
-                            int at = 0;
-                            foreach (var run in _runs) { run.Span.CopyTo(_buffer.Span[at..]); at += run.Length; }
-                        }
-                    }
+                    var status = MapData(_command, (int)bytes, _runs, ref _staging, out _buffer, copyIn: _command.Opcode != NvmeOpcodes.Read);
+                    if (!status.IsSuccess) return status;
+                    if (_command.Opcode == NvmeOpcodes.Compare) _medium = ArrayPool<byte>.Shared.Rent((int)bytes);
+                    return NvmeStatus.Success;
+                }
+                case NvmeOpcodes.Verify:
+                {
+                    // No data pointer and no MDTS limit: the blocks are read back in bounded chunks.
+                    if (!InRange(ns, _command.StartingLba, _command.BlockCount)) return NvmeStatus.LbaOutOfRange;
+                    _chunkBlocks = Math.Max(1, Math.Min(VerifyChunkBytes, _controller.MaxTransferBytes) / ns.BlockSize);
+                    _steps = (_command.BlockCount + _chunkBlocks - 1) / _chunkBlocks;
+                    _medium = ArrayPool<byte>.Shared.Rent(Math.Min(_command.BlockCount, _chunkBlocks) * ns.BlockSize);
                     return NvmeStatus.Success;
                 }
                 case NvmeOpcodes.WriteZeroes:
@@ -188,6 +255,27 @@ public sealed class NvmeController
             }
         }
 
+        /// <summary>
+        /// Walks a command's PRPs: one run of host memory is used as it is; scattered host pages are
+        /// staged through one pooled buffer (the device's own memory), copied in when the host's
+        /// data goes to the device (<paramref name="copyIn"/>).
+        /// </summary>
+        private NvmeStatus MapData(in NvmeCommand command, int bytes, List<Memory<byte>> runs, ref byte[]? staging, out Memory<byte> buffer, bool copyIn)
+        {
+            buffer = default;
+            var walk = PrpWalker.Walk(_controller.Memory, command.Prp1, command.Prp2, bytes, runs);
+            if (!walk.IsSuccess) return walk;
+            if (runs.Count == 1) { buffer = runs[0]; return NvmeStatus.Success; }
+            staging = ArrayPool<byte>.Shared.Rent(bytes);
+            buffer = staging.AsMemory(0, bytes);
+            if (copyIn)
+            {
+                int at = 0;
+                foreach (var run in runs) { run.Span.CopyTo(buffer.Span[at..]); at += run.Length; }
+            }
+            return NvmeStatus.Success;
+        }
+
         private static bool InRange(NvmeNamespace ns, ulong lba, long blocks) => lba <= (ulong)ns.BlockCount && (ulong)ns.BlockCount - lba >= (ulong)blocks;
 
         private (ulong Lba, uint Blocks) Range(int index)
@@ -200,21 +288,43 @@ public sealed class NvmeController
         {
             var ns = _ns!;
             var device = ns.Device;
+            if (_fused)
+            {
+                return step == 0
+                    ? device.ReadAsync((long)_command.StartingLba, _medium.AsMemory(0, _buffer.Length))
+                    : device.WriteAsync((long)_second.StartingLba, _secondBuffer, _second.ForceUnitAccess ? BlockWriteFlags.ForceUnitAccess : BlockWriteFlags.None);
+            }
             switch (_command.Opcode)
             {
                 case NvmeOpcodes.Read:
                     return device.ReadAsync((long)_command.StartingLba, _buffer);
                 case NvmeOpcodes.Write:
                     return device.WriteAsync((long)_command.StartingLba, _buffer, _command.ForceUnitAccess ? BlockWriteFlags.ForceUnitAccess : BlockWriteFlags.None);
+                case NvmeOpcodes.Compare:
+                    return device.ReadAsync((long)_command.StartingLba, _medium.AsMemory(0, _buffer.Length));
+                case NvmeOpcodes.Verify:
+                {
+                    int first = step * _chunkBlocks;
+                    int blocks = Math.Min(_chunkBlocks, _command.BlockCount - first);
+                    return device.ReadAsync((long)_command.StartingLba + first, _medium.AsMemory(0, blocks * ns.BlockSize));
+                }
                 case NvmeOpcodes.Flush:
                     return device.FlushAsync();
                 case NvmeOpcodes.WriteZeroes:
                     var flags = (_command.Deallocate ? WriteZeroesFlags.MayUnmap : WriteZeroesFlags.None) | (_command.ForceUnitAccess ? WriteZeroesFlags.ForceUnitAccess : WriteZeroesFlags.None);
                     return device.WriteZeroesAsync((long)_command.StartingLba, _command.BlockCount, flags);
                 default:
-                    var (lba, blocks) = Range(step);
-                    return blocks == 0 ? ValueTask.CompletedTask : device.UnmapAsync((long)lba, blocks);
+                    var (lba, count) = Range(step);
+                    return count == 0 ? ValueTask.CompletedTask : device.UnmapAsync((long)lba, count);
             }
+        }
+
+        /// <summary>What a finished backend call means: a Compare (alone or the first of a fused pair) compares here.</summary>
+        private NvmeStatus AfterStep(int step)
+        {
+            bool compares = _fused ? step == 0 : _command.Opcode == NvmeOpcodes.Compare;
+            if (compares && !_buffer.Span.SequenceEqual(_medium.AsSpan(0, _buffer.Length))) return NvmeStatus.CompareFailure;
+            return NvmeStatus.Success;
         }
 
         private void Pump()
@@ -231,6 +341,8 @@ public sealed class NvmeController
                         return;
                     }
                     awaiter.GetResult();
+                    var status = AfterStep(_step);
+                    if (!status.IsSuccess) { Finish(status); return; }
                     _step++;
                 }
             }
@@ -246,12 +358,18 @@ public sealed class NvmeController
         {
             var awaiter = _awaiter;
             _awaiter = default;
-            try { awaiter.GetResult(); }
+            NvmeStatus status;
+            try
+            {
+                awaiter.GetResult();
+                status = AfterStep(_step);
+            }
             catch (Exception ex)
             {
                 Finish(StatusOf(ex, Writes));
                 return;
             }
+            if (!status.IsSuccess) { Finish(status); return; }
             _step++;
             Pump();
         }
@@ -260,7 +378,7 @@ public sealed class NvmeController
         {
             if (_staging is { } staging)
             {
-                if (status.IsSuccess && _command.Opcode == NvmeOpcodes.Read)
+                if (status.IsSuccess && _command.Opcode == NvmeOpcodes.Read && !_fused)
                 {
                     int at = 0;
                     foreach (var run in _runs) { _buffer.Span.Slice(at, run.Length).CopyTo(run.Span); at += run.Length; }
@@ -268,14 +386,39 @@ public sealed class NvmeController
                 ArrayPool<byte>.Shared.Return(staging);
                 _staging = null;
             }
+            if (_secondStaging is { } secondStaging)
+            {
+                ArrayPool<byte>.Shared.Return(secondStaging);
+                _secondStaging = null;
+            }
+            if (_medium is { } medium)
+            {
+                ArrayPool<byte>.Shared.Return(medium);
+                _medium = null;
+            }
             var handler = _handler!;
-            var completion = new NvmeCompletion(_command.CommandId, status);
+            var first = new NvmeCompletion(_command.CommandId, status);
+            bool fused = _fused;
+            NvmeCompletion second = default;
+            if (fused)
+            {
+                // A failure before the Write ran (checks, the read, the compare) is the Compare's; the
+                // Write is then aborted. A failure of the Write leaves the Compare successful.
+                bool writeFailed = !status.IsSuccess && _step == 1;
+                first = new NvmeCompletion(_command.CommandId, writeFailed ? NvmeStatus.Success : status);
+                second = new NvmeCompletion(_second.CommandId, writeFailed || status.IsSuccess ? status : NvmeStatus.AbortedFailedFused);
+            }
+            var gate = _holdsGate ? _ns!.FusedGate : null;
             _handler = null;
             _ns = null;
-            _buffer = default;
+            _buffer = _secondBuffer = default;
             _runs.Clear();
+            _secondRuns.Clear();
+            _fused = _holdsGate = false;
             _controller.Return(this);
-            handler.OnNvmeCompleted(completion);
+            handler.OnNvmeCompleted(first);
+            if (fused) handler.OnNvmeCompleted(second);
+            gate?.Exit();
         }
     }
 }

@@ -58,4 +58,7 @@ public sealed class NvmeNamespace
 
     /// <summary>The IEEE Extended Unique Identifier (Identify Namespace EUI64).</summary>
     public IReadOnlyList<byte> Eui64 { get; }
+
+    /// <summary>Serializes this namespace's fused Compare + Write pairs.</summary>
+    internal NvmeFusedGate FusedGate { get; } = new();
 }

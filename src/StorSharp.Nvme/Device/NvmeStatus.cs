@@ -31,6 +31,8 @@ public readonly record struct NvmeStatus(NvmeStatusCodeType Type, byte Code)
     public static readonly NvmeStatus InternalError = new(NvmeStatusCodeType.Generic, 0x06);
     /// <summary>Command Abort Requested (00h/07h).</summary>
     public static readonly NvmeStatus AbortRequested = new(NvmeStatusCodeType.Generic, 0x07);
+    /// <summary>Command Aborted due to Failed Fused Command (00h/0Ah): the second command of a fused pair whose first failed.</summary>
+    public static readonly NvmeStatus AbortedFailedFused = new(NvmeStatusCodeType.Generic, 0x0A);
     /// <summary>Invalid Namespace or Format (00h/0Bh).</summary>
     public static readonly NvmeStatus InvalidNamespaceOrFormat = new(NvmeStatusCodeType.Generic, 0x0B);
     /// <summary>PRP Offset Invalid (00h/13h): an entry after PRP1 has a non-zero offset, or PRP1 is not dword aligned.</summary>
@@ -47,6 +49,8 @@ public readonly record struct NvmeStatus(NvmeStatusCodeType Type, byte Code)
     public static readonly NvmeStatus WriteFault = new(NvmeStatusCodeType.MediaError, 0x80);
     /// <summary>Unrecovered Read Error (02h/81h).</summary>
     public static readonly NvmeStatus UnrecoveredReadError = new(NvmeStatusCodeType.MediaError, 0x81);
+    /// <summary>Compare Failure (02h/85h): a Compare found the namespace's data different from the host's.</summary>
+    public static readonly NvmeStatus CompareFailure = new(NvmeStatusCodeType.MediaError, 0x85);
 
     /// <summary>True for Successful Completion.</summary>
     public bool IsSuccess => Type == NvmeStatusCodeType.Generic && Code == 0;

@@ -32,6 +32,8 @@ public static class NvmeStatusTranslation
         if (status == NvmeStatus.NamespaceNotReady) return SenseCodes.NotReadyCauseNotReportable;
         if (status == NvmeStatus.WriteFault) return PeripheralDeviceWriteFault;
         if (status == NvmeStatus.UnrecoveredReadError) return SenseCodes.UnrecoveredReadError;
+        if (status == NvmeStatus.CompareFailure) return SenseCodes.MiscompareDuringVerify;
+        if (status == NvmeStatus.AbortedFailedFused) return SenseCodes.AbortedCommand;
         // Internal Error, PRP Offset Invalid (the miniport built a bad PRP: its own bug) and the rest.
         return SenseCodes.InternalTargetFailure;
     }

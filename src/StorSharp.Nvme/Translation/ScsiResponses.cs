@@ -17,28 +17,47 @@ internal static class ScsiResponses
     /// <summary>The VPD pages served, in order.</summary>
     public static ReadOnlySpan<byte> VpdPages => [0x00, 0x80, 0x83, 0xB0, 0xB1, 0xB2];
 
-    /// <summary>The most blocks one WRITE SAME may cover: one Write Zeroes command (NLB is 16 bits, 0-based).</summary>
-    public const int MaxWriteSameBlocks = 65536;
+    /// <summary>
+    /// The most blocks one WRITE SAME may cover: 65535, one Write Zeroes command (NLB is 16 bits,
+    /// 0-based, so 65536 would fit), as the SCSI disk and LIO report. A host may take MAXIMUM WRITE
+    /// SAME LENGTH for what a WRITE may carry too (libiscsi's WriteSame16.Unmap writes 65536 blocks
+    /// first when it is 65536 or more), and a WRITE is limited by MAXIMUM TRANSFER LENGTH.
+    /// </summary>
+    public const int MaxWriteSameBlocks = 65535;
 
-    /// <summary>Standard INQUIRY data, 36 bytes. <paramref name="unit"/> null: no LU at this address (peripheral qualifier 3).</summary>
+    /// <summary>
+    /// The most blocks one COMPARE AND WRITE may cover (VPD B0h): 64, as the SCSI disk, or fewer
+    /// when twice that does not fit the MDTS (both halves sit in one bounce buffer).
+    /// </summary>
+    public static int MaxCompareAndWriteBlocks(int maxTransferBytes, int blockSize) => Math.Max(1, Math.Min(64, maxTransferBytes / blockSize / 2));
+
+    /// <summary>
+    /// Standard INQUIRY data: 96 bytes with the version descriptors SAM-5, SPC-4 and SBC-3 (the
+    /// command set the translation answers), or 36 bytes when <paramref name="unit"/> is null (no
+    /// LU at this address: peripheral qualifier 3).
+    /// </summary>
     public static int Inquiry(NvmeUnit? unit, Span<byte> d)
     {
-        d[..36].Clear();
         if (unit is null)
         {
+            d[..36].Clear();
             d[0] = 0x7F;
             d[4] = 31;
             return 36;
         }
+        d[..96].Clear();
         d[0] = 0x00;            // direct-access block device
         d[2] = 0x06;            // SPC-4
         d[3] = 0x12;            // HISUP, response data format 2
-        d[4] = 31;
+        d[4] = 96 - 5;
         d[7] = 0x02;            // CMDQUE
         Ascii(d.Slice(8, 8), VendorId);
         Ascii(d.Slice(16, 16), unit.Definition.ProductId);
         Ascii(d.Slice(32, 4), unit.Definition.ProductRevision);
-        return 36;
+        BinaryPrimitives.WriteUInt16BigEndian(d[58..], 0x00A0); // SAM-5
+        BinaryPrimitives.WriteUInt16BigEndian(d[60..], 0x0460); // SPC-4
+        BinaryPrimitives.WriteUInt16BigEndian(d[62..], 0x04C0); // SBC-3
+        return 96;
     }
 
     /// <summary>A VPD page, or -1 when the page is not served.</summary>
@@ -69,8 +88,10 @@ internal static class ScsiResponses
             case 0xB0:
                 length = 0x3C;
                 d[4] = 0x01; // WSNZ: WRITE SAME of 0 blocks is refused
+                d[5] = (byte)MaxCompareAndWriteBlocks(maxTransferBytes, blockSize);
                 BinaryPrimitives.WriteUInt16BigEndian(d[6..], (ushort)Math.Max(1, pageSize / blockSize)); // optimal granularity: one memory page
-                BinaryPrimitives.WriteUInt32BigEndian(d[8..], (uint)(maxTransferBytes / blockSize));
+                BinaryPrimitives.WriteUInt32BigEndian(d[8..], (uint)(maxTransferBytes / blockSize));  // MAXIMUM TRANSFER LENGTH: the MDTS (the port refuses more)
+                BinaryPrimitives.WriteUInt32BigEndian(d[12..], (uint)(maxTransferBytes / blockSize)); // OPTIMAL TRANSFER LENGTH: one NVMe command
                 if (ns.SupportsDeallocate)
                 {
                     BinaryPrimitives.WriteUInt32BigEndian(d[20..], uint.MaxValue);                 // a DSM range's length is 32 bits
@@ -87,7 +108,7 @@ internal static class ScsiResponses
                 length = 4;
                 if (ns.SupportsDeallocate)
                 {
-                    d[5] = (byte)(0xC0 | (ns.DeallocatedReadsZeroes ? 0x04 : 0)); // LBPU, LBPWS; LBPRZ 001b
+                    d[5] = (byte)(0xE0 | (ns.DeallocatedReadsZeroes ? 0x04 : 0)); // LBPU, LBPWS, LBPWS10; LBPRZ 001b
                     d[6] = 0x02; // thin provisioned
                 }
                 break;

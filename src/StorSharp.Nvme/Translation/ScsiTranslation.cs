@@ -15,8 +15,12 @@ namespace StorSharp.Nvme;
 /// <item><term>SYNCHRONIZE CACHE 10 / 16</term><description>NVMe Flush</description></item>
 /// <item><term>UNMAP</term><description>Dataset Management, attribute deallocate, one range per descriptor</description></item>
 /// <item><term>WRITE SAME 10 / 16 of a zero block (or NDOB)</term><description>Write Zeroes, DEAC when UNMAP is set</description></item>
+/// <item><term>WRITE SAME 10 / 16 of another block</term><description>Writes of a pooled buffer filled with the block, up to 1 MiB each</description></item>
+/// <item><term>VERIFY 10 / 12 / 16</term><description>Verify (BYTCHK 00b) or Compare (BYTCHK 01b)</description></item>
+/// <item><term>WRITE AND VERIFY 10 / 12 / 16</term><description>Write with FUA, then Verify (BYTCHK 0) or Compare (BYTCHK 1)</description></item>
+/// <item><term>COMPARE AND WRITE</term><description>a fused Compare + Write</description></item>
 /// <item><term>GET LBA STATUS</term><description>answered from the namespace's allocation map (NVMe has no command for it)</description></item>
-/// <item><term>INQUIRY, READ CAPACITY, MODE SENSE, REPORT LUNS, REQUEST SENSE, TEST UNIT READY, START STOP UNIT</term><description>answered by the miniport</description></item>
+/// <item><term>INQUIRY, READ CAPACITY, MODE SENSE, REPORT LUNS, REPORT SUPPORTED OPERATION CODES, REQUEST SENSE, TEST UNIT READY, START STOP UNIT</term><description>answered by the miniport</description></item>
 /// </list>
 /// Anything else is ILLEGAL REQUEST, INVALID COMMAND OPERATION CODE (20h/00h).
 /// </remarks>
@@ -38,6 +42,12 @@ internal static class ScsiTranslation
                 default: m.CompleteCheckCondition(srb, SenseCodes.LogicalUnitNotSupported); return;
             }
         }
+        // A pending unit attention ends any command but INQUIRY, REPORT LUNS and REQUEST SENSE (SAM-5 §5.14).
+        if (op is not (ScsiOpcodes.Inquiry or ScsiOpcodes.ReportLuns or ScsiOpcodes.RequestSense) && unit.Attentions.TryTake(srb.Nexus, out var attention))
+        {
+            m.CompleteCheckCondition(srb, attention);
+            return;
+        }
         switch (op)
         {
             case ScsiOpcodes.Read6 or ScsiOpcodes.Read10 or ScsiOpcodes.Read12 or ScsiOpcodes.Read16:
@@ -45,6 +55,15 @@ internal static class ScsiTranslation
                 return;
             case ScsiOpcodes.Write6 or ScsiOpcodes.Write10 or ScsiOpcodes.Write12 or ScsiOpcodes.Write16:
                 ReadWrite(m, unit, srb, write: true);
+                return;
+            case ScsiOpcodes.Verify10 or ScsiOpcodes.Verify12 or ScsiOpcodes.Verify16:
+                Verify(m, unit, srb, write: false);
+                return;
+            case ScsiOpcodes.WriteAndVerify10 or ScsiOpcodes.WriteAndVerify12 or ScsiOpcodes.WriteAndVerify16:
+                Verify(m, unit, srb, write: true);
+                return;
+            case ScsiOpcodes.CompareAndWrite:
+                CompareAndWrite(m, unit, srb);
                 return;
             case ScsiOpcodes.SynchronizeCache10 or ScsiOpcodes.SynchronizeCache16:
                 m.RentRequest().StartFlush(srb, unit);
@@ -89,11 +108,22 @@ internal static class ScsiTranslation
             case ScsiOpcodes.ReportLuns:
                 ReportLuns(m, srb);
                 return;
+            case ScsiOpcodes.MaintenanceIn when srb.CdbLength >= 12 && (cdb[1] & 0x1F) == ScsiOpcodes.ReportSupportedOperationCodesServiceAction:
+            {
+                Span<byte> d = stackalloc byte[SupportedCommands.MaxLength];
+                int n = SupportedCommands.Report(cdb, unit.Namespace, d, out var bad);
+                if (n < 0) m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, bad);
+                else m.CompleteDataIn(srb, d[..n], BinaryPrimitives.ReadUInt32BigEndian(cdb[6..]));
+                return;
+            }
+            case ScsiOpcodes.MaintenanceIn:
+                m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, SenseKeySpecific.Cdb(1, 4));
+                return;
             case ScsiOpcodes.RequestSense:
             {
-                // Sense is returned with each failed command (autosense): nothing is pending.
+                // Sense is returned with each failed command (autosense): only a unit attention can be pending.
                 Span<byte> d = stackalloc byte[SenseData.MaxLength];
-                int n = SenseData.Write(d, (cdb[1] & 1) != 0, SenseCodes.NoSense);
+                int n = SenseData.Write(d, (cdb[1] & 1) != 0, unit.Attentions.TryTake(srb.Nexus, out var pending) ? pending : SenseCodes.NoSense);
                 m.CompleteDataIn(srb, d[..n], cdb[4]);
                 return;
             }
@@ -169,7 +199,101 @@ internal static class ScsiTranslation
             m.CompleteCheckCondition(srb, SenseCodes.WriteProtected);
             return;
         }
-        m.RentRequest().StartTransfer(srb, unit, write, c.Lba, c.TransferLength, c.Fua);
+        m.RentRequest().StartTransfer(srb, unit, write ? NvmeOpcodes.Write : NvmeOpcodes.Read, c.Lba, c.TransferLength, c.Fua);
+    }
+
+    /// <summary>
+    /// VERIFY 10 / 12 / 16 (SBC-4 §5.35 - §5.37): BYTCHK 00b becomes NVMe Verify (the blocks are read
+    /// back on the device; nothing moves), BYTCHK 01b NVMe Compare against the Data-Out buffer
+    /// (MISCOMPARE on a difference). BYTCHK 1xb (WRITE AND VERIFY: reserved; VERIFY: one block
+    /// compared with every block, which has no NVMe form) is refused. WRITE AND VERIFY 10 / 12 / 16
+    /// (SBC-4 §5.45 - §5.47) is an NVMe Write with FUA, then the Verify or Compare of those blocks.
+    /// </summary>
+    private static void Verify(NvmeMiniport m, NvmeUnit unit, Srb srb, bool write)
+    {
+        if (!BlockCdb.TryRead(srb.Cdb, out var c))
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, SenseKeySpecific.Cdb(0));
+            return;
+        }
+        var ns = unit.Namespace;
+        int bytchk = (srb.Cdb[1] >> 1) & 3;
+        if (c.Protect != 0)
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, SenseKeySpecific.Cdb(1, 7)); // VRPROTECT: no protection information
+            return;
+        }
+        if (bytchk is 2 or 3)
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, SenseKeySpecific.Cdb(1, 2));
+            return;
+        }
+        if (!BlockCdb.IsInRange(c.Lba, c.TransferLength, (ulong)ns.BlockCount))
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.LbaOutOfRange);
+            return;
+        }
+        if (write && ns.WriteProtected)
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.WriteProtected);
+            return;
+        }
+        if (c.TransferLength == 0) { m.CompleteGood(srb, 0); return; }
+        if (write) m.RentRequest().StartTransfer(srb, unit, NvmeOpcodes.Write, c.Lba, c.TransferLength, fua: true, then: bytchk == 0 ? NvmeOpcodes.Verify : NvmeOpcodes.Compare);
+        else if (bytchk == 0) m.RentRequest().StartVerify(srb, unit, c.Lba, c.TransferLength);
+        else m.RentRequest().StartTransfer(srb, unit, NvmeOpcodes.Compare, c.Lba, c.TransferLength, fua: false);
+    }
+
+    /// <summary>
+    /// COMPARE AND WRITE (SBC-4 §5.3): a fused NVMe Compare + Write of the same blocks, atomic
+    /// against every other COMPARE AND WRITE of the namespace. The Data-Out buffer is the verify
+    /// data then the write data, 2 × N blocks exactly.
+    /// </summary>
+    private static void CompareAndWrite(NvmeMiniport m, NvmeUnit unit, Srb srb)
+    {
+        var cdb = srb.Cdb;
+        var ns = unit.Namespace;
+        if (srb.CdbLength < 16)
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, SenseKeySpecific.Cdb(0));
+            return;
+        }
+        if ((cdb[1] & 0xE0) != 0)
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, SenseKeySpecific.Cdb(1, 7)); // WRPROTECT
+            return;
+        }
+        ulong lba = BinaryPrimitives.ReadUInt64BigEndian(cdb[2..]);
+        int blocks = cdb[13];
+        int buffer = NvmeMiniport.BufferLength(srb);
+        if (blocks == 0)
+        {
+            // Zero blocks is not an error and moves nothing; a Data-Out buffer that comes anyway contradicts the CDB.
+            if (buffer != 0) m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, SenseKeySpecific.Cdb(13));
+            else m.CompleteGood(srb, 0);
+            return;
+        }
+        if (blocks > ScsiResponses.MaxCompareAndWriteBlocks(m.Options.MaximumTransferLength, ns.BlockSize))
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, SenseKeySpecific.Cdb(13));
+            return;
+        }
+        if (!BlockCdb.IsInRange(lba, (ulong)blocks, (ulong)ns.BlockCount))
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.LbaOutOfRange);
+            return;
+        }
+        if (ns.WriteProtected)
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.WriteProtected);
+            return;
+        }
+        if (buffer != 2 * blocks * ns.BlockSize)
+        {
+            m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInCdb, SenseKeySpecific.Cdb(13));
+            return;
+        }
+        m.RentRequest().StartCompareAndWrite(srb, unit, lba, blocks);
     }
 
     private static void Inquiry(NvmeMiniport m, NvmeUnit? unit, Srb srb)
@@ -308,7 +432,10 @@ internal static class ScsiTranslation
         m.RentRequest().StartDeallocate(srb, unit, list.Slice(8, count * 16), ranges, listLength);
     }
 
-    /// <summary>WRITE SAME (SBC-4 §5.48, §5.49) of a zero block or with NDOB: one Write Zeroes, deallocating when UNMAP is set.</summary>
+    /// <summary>
+    /// WRITE SAME (SBC-4 §5.48, §5.49): of a zero block or with NDOB one Write Zeroes, deallocating
+    /// when UNMAP is set; of any other block, Writes of a pooled buffer filled with the block.
+    /// </summary>
     private static void WriteSame(NvmeMiniport m, NvmeUnit unit, Srb srb)
     {
         var ns = unit.Namespace;
@@ -360,9 +487,9 @@ internal static class ScsiTranslation
                 srb.Data.CopyTo(at, chunk);
                 if (chunk.ContainsAnyExcept((byte)0))
                 {
-                    // Only a block of zeros has an NVMe form (Write Zeroes); a pattern would need a
-                    // write of the whole range, which this translation does not do.
-                    m.CompleteCheckCondition(srb, SenseCodes.InvalidFieldInParameterList, SenseKeySpecific.Parameter(at + chunk.IndexOfAnyExcept((byte)0)));
+                    // A pattern has no single NVMe command: Writes of a buffer filled with the block.
+                    // UNMAP is a request, not a duty (SBC-4 §4.7.3.4): blocks that are not zero are written.
+                    m.RentRequest().StartPatternWrite(srb, unit, lba, blocks, fua: false);
                     return;
                 }
             }
