@@ -4,7 +4,7 @@ using StorSharp.Iscsi;
 namespace StorSharp.Host;
 
 /// <summary>The iSCSI target as the host's front end.</summary>
-internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
+internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd, ILunHotPlug
 {
     private readonly IscsiTargetServer _server = new(new IscsiTargetOptions
     {
@@ -31,8 +31,33 @@ internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
     {
         await _server.StartAsync(cancellationToken).ConfigureAwait(false);
         // Fault injection's connection drop: close the connections to that LU.
-        foreach (var adapter in _adapters)
+        foreach (var adapter in _adapters) Watch(adapter);
+    }
+
+    public async Task LunAddedAsync(ComposedLun lun, Configuration.NbdExportSettings? export, CancellationToken cancellationToken)
+    {
+        await _server.AddLunAsync(lun.Settings.Target, new IscsiLun((ulong)lun.Settings.Number, lun.Adapter, lun.Address), cancellationToken).ConfigureAwait(false);
+        Watch(lun.Adapter);
+    }
+
+    public Task LunRemovingAsync(ComposedLun lun, CancellationToken cancellationToken)
+    {
+        _server.RemoveLun(lun.Settings.Target, (ulong)lun.Settings.Number);
+        return Task.CompletedTask;
+    }
+
+    public Task LunResizedAsync(ComposedLun lun, CancellationToken cancellationToken)
+    {
+        _server.ReportCapacityChanged(lun.Settings.Target, (ulong)lun.Settings.Number);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Fault injection's connection drop for an adapter that came with a LUN added at run time.</summary>
+    private void Watch(StorSharp.Port.Adapter adapter)
+    {
+        lock (_dropHandlers)
         {
+            if (_dropHandlers.Any(h => ReferenceEquals(h.Adapter, adapter))) return;
             Action<StorSharp.Port.ScsiAddress> handler = address => _server.DropConnections(adapter, address);
             adapter.ConnectionDropRequested += handler;
             _dropHandlers.Add((adapter, handler));
@@ -41,7 +66,8 @@ internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
 
     public ValueTask DisposeAsync()
     {
-        foreach (var (adapter, handler) in _dropHandlers) adapter.ConnectionDropRequested -= handler;
+        lock (_dropHandlers)
+            foreach (var (adapter, handler) in _dropHandlers) adapter.ConnectionDropRequested -= handler;
         return _server.DisposeAsync();
     }
 }

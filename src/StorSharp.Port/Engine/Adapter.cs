@@ -228,8 +228,16 @@ public sealed class Adapter
 
     // ------------------------------------------------------------------ enumeration
 
-    /// <summary>Enumerates every bus again (what BusChangeDetected triggers) and returns the LUs found.</summary>
+    /// <summary>
+    /// Enumerates every bus again (what BusChangeDetected triggers) and returns the LUs found: new
+    /// LUs start (event 1030), vanished ones are removed (event 1031, orderly or surprise, see
+    /// <see cref="UnitRemoval"/>). Enumerations run one at a time, so awaiting this after a
+    /// miniport's BusChangeDetected returns once that change has been taken in.
+    /// </summary>
     public Task<IReadOnlyList<LogicalUnit>> RescanAsync() => BusEnumerator.ScanAsync(this, pathId: null);
+
+    /// <summary>Serializes enumerations.</summary>
+    internal SemaphoreSlim ScanLock { get; } = new(1, 1);
 
     internal LogicalUnit CreateUnit(ScsiAddress address) =>
         new(this, address, Configuration.DefaultQueueDepth, Tunables, Registration.SpecificLuExtensionSize);

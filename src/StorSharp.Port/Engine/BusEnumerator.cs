@@ -17,6 +17,14 @@ internal static class BusEnumerator
 
     public static async Task<IReadOnlyList<LogicalUnit>> ScanAsync(Adapter adapter, byte? pathId)
     {
+        // One enumeration at a time: a BusChangeDetected during a scan waits for it.
+        await adapter.ScanLock.WaitAsync().ConfigureAwait(false);
+        try { return await ScanLockedAsync(adapter, pathId).ConfigureAwait(false); }
+        finally { adapter.ScanLock.Release(); }
+    }
+
+    private static async Task<IReadOnlyList<LogicalUnit>> ScanLockedAsync(Adapter adapter, byte? pathId)
+    {
         var config = adapter.Configuration;
         var existing = new Dictionary<ScsiAddress, LogicalUnit>();
         foreach (var lu in adapter.LogicalUnits) existing[lu.Address] = lu;
@@ -33,25 +41,27 @@ internal static class BusEnumerator
 
         var added = found.Values.Where(u => !existing.ContainsKey(u.Address)).ToList();
         var removed = existing.Values.Where(u => !found.ContainsKey(u.Address)).ToList();
-        adapter.PublishUnits(found);
+        // LUs on their way out stay published (their timers keep running) until they are gone.
+        var visible = new Dictionary<ScsiAddress, LogicalUnit>(found);
+        foreach (var lu in removed) visible[lu.Address] = lu;
+        adapter.PublishUnits(visible);
         var unitControl = adapter.Miniport as IMiniportUnitControl;
         var none = new HashSet<UnitControlType>();
         foreach (var lu in added)
         {
             unitControl?.UnitControl(UnitControlType.Start, lu.Address, none);
             adapter.Log(StorageEventIds.LunAdded, EventLevel.Information,
-                $"Logical unit {lu.Address} ({lu.Identity?.ProductId}) appeared on {adapter.DeviceName}.", ("Address", lu.Address.ToString()));
+                $"Logical unit {lu.Address} ({lu.Identity?.ProductId}) appeared on {adapter.DeviceName}.",
+                ("Address", lu.Address.ToString()), ("ProductId", lu.Identity?.ProductId ?? ""),
+                ("DeviceType", lu.Identity?.PeripheralDeviceType.ToString() ?? ""));
         }
         foreach (var lu in removed)
         {
-            lu.MarkRemoved();
-            var pending = new List<Srb>();
-            lu.TakeAllPending(pending);
-            foreach (var srb in pending) adapter.ForceComplete(srb, SrbStatus.NoDevice);
-            unitControl?.UnitControl(UnitControlType.Remove, lu.Address, none);
-            adapter.Log(StorageEventIds.LunRemoved, EventLevel.Information,
-                $"Logical unit {lu.Address} went away from {adapter.DeviceName}.", ("Address", lu.Address.ToString()));
+            // Still served by the miniport (it only left REPORT LUNS): orderly; not there any more: surprise.
+            var (_, _, stillThere) = await InquiryAsync(adapter, lu).ConfigureAwait(false);
+            await UnitRemoval.RemoveAsync(adapter, lu, surprise: !stillThere).ConfigureAwait(false);
         }
+        if (removed.Count > 0) adapter.PublishUnits(found);
         return adapter.LogicalUnits;
     }
 
