@@ -58,7 +58,7 @@ internal static class BusEnumerator
         foreach (var lu in removed)
         {
             // Still served by the miniport (it only left REPORT LUNS): orderly; not there any more: surprise.
-            var (_, _, stillThere) = await InquiryAsync(adapter, lu).ConfigureAwait(false);
+            var (_, _, stillThere) = await InquiryAsync(adapter, adapter.CreateUnit(lu.Address)).ConfigureAwait(false);
             await UnitRemoval.RemoveAsync(adapter, lu, surprise: !stillThere).ConfigureAwait(false);
         }
         if (removed.Count > 0) adapter.PublishUnits(found);
@@ -68,20 +68,23 @@ internal static class BusEnumerator
     private static async Task ScanTargetAsync(Adapter adapter, byte bus, byte target,
         Dictionary<ScsiAddress, LogicalUnit> existing, Dictionary<ScsiAddress, LogicalUnit> found)
     {
+        // Probes travel through a fresh, unpublished LU object: the queue of an LU already in use
+        // may be full or held (a paused LU, a drain), and enumeration must not wait behind it.
         var address0 = new ScsiAddress(bus, target, 0);
-        var unit0 = existing.GetValueOrDefault(address0) ?? adapter.CreateUnit(address0);
-        var (status0, identity0, present0) = await InquiryAsync(adapter, unit0).ConfigureAwait(false);
+        var probe0 = adapter.CreateUnit(address0);
+        var (status0, identity0, present0) = await InquiryAsync(adapter, probe0).ConfigureAwait(false);
         if (status0 is SrbStatus.SelectionTimeout or SrbStatus.NoDevice or SrbStatus.InvalidTargetId or SrbStatus.InvalidPathId)
             return; // no target at this address
 
-        var luns = await ReportLunsAsync(adapter, unit0).ConfigureAwait(false) ?? (present0 ? [0] : []);
+        var luns = await ReportLunsAsync(adapter, probe0).ConfigureAwait(false) ?? (present0 ? [0] : []);
         foreach (var lun in luns)
         {
             if (lun >= adapter.Configuration.MaximumNumberOfLogicalUnits) continue;
             var address = new ScsiAddress(bus, target, (byte)lun);
-            var unit = lun == 0 ? unit0 : existing.GetValueOrDefault(address) ?? adapter.CreateUnit(address);
-            var (_, identity, present) = lun == 0 ? (status0, identity0, present0) : await InquiryAsync(adapter, unit).ConfigureAwait(false);
+            var probe = lun == 0 ? probe0 : adapter.CreateUnit(address);
+            var (_, identity, present) = lun == 0 ? (status0, identity0, present0) : await InquiryAsync(adapter, probe).ConfigureAwait(false);
             if (!present) continue;
+            var unit = existing.GetValueOrDefault(address) ?? probe;
             unit.Identity = identity;
             found[address] = unit;
         }

@@ -27,6 +27,7 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
     private readonly Dictionary<ScsiAddress, DiskUnit> _vanished = [];
     private readonly ConcurrentDictionary<ScsiAddress, DiskUnit> _absent = new();
     private IPortServices? _port;
+    private PortConfiguration? _reported;
 
     /// <summary>Creates the miniport for one adapter.</summary>
     /// <param name="disks">The LUs to serve; addresses must be unique.</param>
@@ -126,6 +127,7 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
         configuration.NumberOfBuses = maxBus + 1;
         configuration.MaximumNumberOfTargets = Math.Max(maxTarget + 1, Options.MaximumNumberOfTargets);
         configuration.MaximumNumberOfLogicalUnits = Math.Max(maxLun + 1, Options.MaximumNumberOfLogicalUnits);
+        _reported = configuration;
         configuration.MaximumTransferLength = Options.MaximumTransferLength;
         configuration.DefaultQueueDepth = Options.DefaultQueueDepth;
         configuration.BusType = Options.BusType;
@@ -192,6 +194,9 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
         if (a.PathId == ScsiAddress.Wildcard || a.TargetId == ScsiAddress.Wildcard || a.Lun == ScsiAddress.Wildcard)
             throw new ArgumentException($"The address {a} uses the wildcard value 255.", nameof(disk));
         var port = Port;
+        if (_reported is { } c && (a.PathId >= c.NumberOfBuses || a.TargetId >= c.MaximumNumberOfTargets || a.Lun >= c.MaximumNumberOfLogicalUnits))
+            throw new ArgumentException($"The address {a} is outside what FindAdapter reported ({c.NumberOfBuses} bus(es), {c.MaximumNumberOfTargets} target(s), {c.MaximumNumberOfLogicalUnits} LUN(s) per target), so the port would never find it; " +
+                "raise ScsiDiskMiniportOptions.MaximumNumberOfTargets / MaximumNumberOfLogicalUnits.", nameof(disk));
         lock (_tableLock)
         {
             if (_units.ContainsKey(a) || _vanished.ContainsKey(a))
