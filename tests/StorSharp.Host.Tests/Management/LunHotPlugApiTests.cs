@@ -200,6 +200,8 @@ public sealed class LunHotPlugApiTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Created, (await Send(HttpMethod.Post, $"v1/luns/{Iqn}/4", """{"size":"1M"}""")).Status);
         await Meet(0, nexus);
         var lun = _host.FindLun(Iqn, 4)!;
+        await using var connected = await ConnectNbd("hp-lun4");
+        await connected.ReadAsync(0, new byte[4096]);
 
         var (status, json) = await Send(HttpMethod.Delete, $"v1/luns/{Iqn}/4");
 
@@ -212,6 +214,8 @@ public sealed class LunHotPlugApiTests : IAsyncLifetime
         Assert.Equal("orderly", removed.Data["Removal"]);
         Assert.DoesNotContain(_host.NbdExports, e => e.Export.Name == "hp-lun4");
         await Assert.ThrowsAnyAsync<Exception>(() => ConnectNbd("hp-lun4"));
+        // A connection made before the removal stays open, but its requests now fail.
+        await Assert.ThrowsAsync<BlockDeviceException>(() => connected.ReadAsync(0, new byte[4096]).AsTask());
         var (s, asc, ascq, _) = await Scsi(0, nexus, TestUnitReady);
         Assert.Equal((ScsiStatus.CheckCondition, 0x3F, 0x0E), (s, asc, ascq));
         // The number is free again.
