@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Http;
 
 namespace StorSharp.Host.Management;
@@ -41,7 +40,7 @@ internal sealed class RemoveLun : IManagementOperation
             address = lun.Address.ToString(),
             state = "removed",
             removal = surprise ? "surprise" : "orderly",
-            sizeBytes = lun.Device.Geometry.SizeBytes.ToString(CultureInfo.InvariantCulture),
+            sizeBytes = lun.Device.Geometry.SizeBytes,
         });
     }
 }
