@@ -172,6 +172,8 @@ public sealed partial class StorSharpHost
             if (lun.Device is not IResizableBlockDevice { CanGrow: true } resizable)
                 throw new LunChangeException(LunChangeRefusal.Conflict, "lun", $"LUN {number} is {LunBackends.Describe(lun.Settings)}{(lun.Settings.ReadOnly ? ", read-only" : "")}; only writable ram and file backends can grow");
             var unit = lun.Adapter.GetLogicalUnit(lun.Address) ?? throw NoSuchLun(target, number);
+            if (unit.IsPaused)
+                throw new LunChangeException(LunChangeRefusal.Conflict, "lun", $"LUN {number} is paused; resume it first (the resize pauses and resumes it itself)");
 
             bool drained = await unit.PauseAndDrainAsync(ResizeDrainTimeout).ConfigureAwait(false);
             try

@@ -173,8 +173,13 @@ public sealed class Adapter
     {
         if (_state != AdapterState.Running) return;
         _state = AdapterState.Stopping;
-        // Fault injection ends with the adapter: stalled requests are released so the drain cannot hang.
-        foreach (var lu in LogicalUnits) if (lu.Faults is not null) lu.SetFaults(null);
+        // Fault injection and pauses end with the adapter: stalled requests are released and
+        // paused LUs resume, so the drain and the flushes cannot hang.
+        foreach (var lu in LogicalUnits)
+        {
+            if (lu.Faults is not null) lu.SetFaults(null);
+            if (lu.IsPaused) { lu.Resume(); Dispatch(lu); }
+        }
         Task drained;
         lock (_lock)
         {

@@ -302,6 +302,18 @@ public sealed class LunHotPlugApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_paused_lun_is_not_resized_and_stays_paused()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"v1/luns/{Iqn}/0/pause", "{}")).Status);
+        var (status, json) = await Send(HttpMethod.Put, $"v1/luns/{Iqn}/0/size", """{"size":"4M"}""");
+        Assert.Equal(HttpStatusCode.Conflict, status);
+        Assert.Contains("paused", json.GetProperty("error").GetString());
+        var lun = _host.FindLun(Iqn, 0)!;
+        Assert.Equal(1 << 20, lun.Device.Geometry.SizeBytes);
+        Assert.True(lun.Adapter.GetLogicalUnit(lun.Address)!.IsPaused);
+    }
+
+    [Fact]
     public async Task The_lun_commands_of_the_cli_add_resize_and_remove_through_the_state_file()
     {
         var state = _dir.File("management.json");
