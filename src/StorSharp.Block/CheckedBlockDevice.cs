@@ -19,13 +19,13 @@ namespace StorSharp.Block;
 /// backend that caches nothing does nothing; extents without a native map are one data extent.</para>
 /// <para>Reads and writes that need no emulation return the backend's own <see cref="ValueTask"/>:
 /// over a synchronous backend such as <see cref="RamBlockDevice"/> they allocate nothing.</para>
-/// <para>The backend's geometry and capabilities are read once, at construction: they must not change.</para>
+/// <para>The backend's geometry and capabilities are read once, at construction: they must not change, except through <see cref="GrowAsync"/>.</para>
 /// </remarks>
-public sealed class CheckedBlockDevice : IBlockDevice
+public sealed class CheckedBlockDevice : IResizableBlockDevice
 {
     private readonly IBlockDevice _inner;
     private readonly bool _leaveOpen;
-    private readonly BlockGeometry _geometry;
+    private BlockGeometry _geometry;
     private readonly BlockDeviceCapabilities _innerCapabilities;
     private readonly BlockDeviceCapabilities _capabilities;
     private int _disposed;
@@ -44,6 +44,19 @@ public sealed class CheckedBlockDevice : IBlockDevice
             throw new ArgumentException($"The backend reports an unusable geometry: {_geometry}.", nameof(inner));
         _innerCapabilities = inner.Capabilities;
         _capabilities = Effective(_innerCapabilities);
+    }
+
+    /// <summary>True when the backend can grow (<see cref="IResizableBlockDevice"/>).</summary>
+    public bool CanGrow => _inner is IResizableBlockDevice { CanGrow: true };
+
+    /// <summary>Grows the backend and takes its new geometry. The caller holds the device's I/O meanwhile.</summary>
+    /// <inheritdoc cref="IResizableBlockDevice.GrowAsync"/>
+    public async ValueTask GrowAsync(long blockCount, CancellationToken cancellationToken = default)
+    {
+        if (_inner is not IResizableBlockDevice { CanGrow: true } resizable)
+            throw new BlockDeviceException(BlockError.NotSupported, "This backend cannot change its size.");
+        await resizable.GrowAsync(blockCount, cancellationToken).ConfigureAwait(false);
+        _geometry = _inner.Geometry;
     }
 
     /// <summary>The backend this layer checks and completes.</summary>

@@ -6,7 +6,7 @@ namespace StorSharp.Cli;
 
 /// <summary>
 /// The subcommands that talk to a running server through its management API: <c>luns</c>,
-/// <c>adapters</c>, <c>fault</c>, <c>pause</c>, <c>resume</c>, <c>queue-depth</c>. Each finds the
+/// <c>adapters</c>, <c>fault</c>, <c>pause</c>, <c>resume</c>, <c>queue-depth</c>, <c>lun</c>. Each finds the
 /// server in the state file it wrote (or takes <c>--url</c> and <c>--token</c>).
 /// </summary>
 internal static class ManagementCommandLine
@@ -32,6 +32,7 @@ internal static class ManagementCommandLine
         yield return Simple("resume", "Resume a paused LUN (StorPortResumeDevice).", withSeconds: false,
             (e, t, l, _, io) => ManagementCommands.ResumeAsync(e, t, l, io.Output, io.Error));
         yield return QueueDepth();
+        yield return LunCommands.Build();
     }
 
     private static Command Luns()
@@ -51,7 +52,7 @@ internal static class ManagementCommandLine
         return command;
     }
 
-    private static (Argument<string> Target, Argument<int> Lun) LunArguments() =>
+    internal static (Argument<string> Target, Argument<int> Lun) LunArguments() =>
     (
         new Argument<string>("TARGET") { Description = "The target's IQN." },
         new Argument<int>("LUN") { Description = "The LUN number." }

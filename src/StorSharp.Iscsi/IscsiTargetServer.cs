@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using StorSharp.Iscsi.Connection;
+using StorSharp.Iscsi.Login;
 using StorSharp.Iscsi.Session;
 using StorSharp.Port;
 
@@ -143,6 +144,62 @@ public sealed class IscsiTargetServer : IAsyncDisposable
             closed++;
         }
         return closed;
+    }
+
+    // ------------------------------------------------------------------ hot plug
+
+    /// <summary>
+    /// Adds a LUN to a target at run time: sessions see it in REPORT LUNS from now on, and every
+    /// normal session of the target gets an Asynchronous Message (SCSI async event, sense REPORTED
+    /// LUNS DATA HAS CHANGED 3F/0E) so an initiator that listens (open-iscsi) rescans. The LU must
+    /// already be present on its adapter.
+    /// </summary>
+    /// <exception cref="ArgumentException">No such target, the LUN number is taken, or it is above 16383.</exception>
+    public async Task AddLunAsync(string target, IscsiLun lun, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(lun);
+        var entry = _core.FindTarget(target) ?? throw new ArgumentException($"There is no target '{target}'.", nameof(target));
+        if (lun.LunNumber > 16383) throw new ArgumentException($"LUN {lun.LunNumber} is above 16383, the largest flat-space LUN.", nameof(lun));
+        var state = new LunState(lun);
+        await ProbeBlockSizeAsync(state, cancellationToken).ConfigureAwait(false);
+        if (!entry.TryAddLun(state)) throw new ArgumentException($"Target '{target}' already has LUN {lun.LunNumber}.", nameof(lun));
+        _core.Log($"iscsi: LUN {lun.LunNumber} added to {entry.Name}");
+        ReportUnitAttention(entry, lun.LunNumber, 0x3F, 0x0E);
+    }
+
+    /// <summary>
+    /// Removes a LUN from a target at run time: new commands to it answer LOGICAL UNIT NOT SUPPORTED
+    /// (25/00), REPORT LUNS leaves it out, and every normal session of the target gets an
+    /// Asynchronous Message with REPORTED LUNS DATA HAS CHANGED (3F/0E). Commands already sent
+    /// complete as the port completes them.
+    /// </summary>
+    /// <returns>False when the target has no such LUN.</returns>
+    public bool RemoveLun(string target, ulong lunNumber)
+    {
+        if (_core.FindTarget(target) is not { } entry || entry.RemoveLun(lunNumber) is null) return false;
+        _core.Log($"iscsi: LUN {lunNumber} removed from {entry.Name}");
+        ReportUnitAttention(entry, lunNumber, 0x3F, 0x0E);
+        return true;
+    }
+
+    /// <summary>
+    /// Tells the sessions of a target that a LUN's capacity changed: an Asynchronous Message with
+    /// CAPACITY DATA HAS CHANGED (2A/09). The LU itself reports the unit attention on the next command.
+    /// </summary>
+    /// <returns>False when the target has no such LUN.</returns>
+    public bool ReportCapacityChanged(string target, ulong lunNumber)
+    {
+        if (_core.FindTarget(target) is not { } entry || !entry.Luns.ContainsKey(lunNumber)) return false;
+        ReportUnitAttention(entry, lunNumber, 0x2A, 0x09);
+        return true;
+    }
+
+    /// <summary>RFC 7143 §11.9, AsyncEvent 0: the unit attention as a SCSI asynchronous event to every normal session of the target.</summary>
+    private void ReportUnitAttention(TargetEntry entry, ulong lunNumber, byte asc, byte ascq)
+    {
+        ulong field = LunAddressing.Encode(lunNumber);
+        foreach (var c in _core.Connections.ToList())
+            if (ReferenceEquals(c.Session?.Target, entry)) c.SendScsiAsyncEvent(field, asc, ascq);
     }
 
     /// <summary>

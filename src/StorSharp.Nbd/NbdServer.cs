@@ -159,6 +159,53 @@ public sealed class NbdServer : IAsyncDisposable
         await RunConnectionAsync(CreateConnection(core, socket), cancellationToken).ConfigureAwait(false);
     }
 
+    // ------------------------------------------------------------------ hot plug
+
+    /// <summary>
+    /// Serves another export from now on (a LUN added at run time): it is opened (READ CAPACITY)
+    /// now, <c>NBD_OPT_LIST</c> lists it, and new connections can choose it.
+    /// </summary>
+    /// <exception cref="ArgumentException">An export of that name exists.</exception>
+    /// <exception cref="Block.BlockDeviceException">The LU could not be opened.</exception>
+    public Task AddExportAsync(NbdExport export, CancellationToken cancellationToken = default) => PublishAsync(export, replace: false, cancellationToken);
+
+    /// <summary>
+    /// Opens an export again (after its LU was resized): connections made from now on see the new
+    /// size; connections already open keep the size they negotiated, as NBD has no way to tell them.
+    /// </summary>
+    /// <exception cref="ArgumentException">No export has that name.</exception>
+    /// <exception cref="Block.BlockDeviceException">The LU could not be opened.</exception>
+    public Task ReopenExportAsync(NbdExport export, CancellationToken cancellationToken = default) => PublishAsync(export, replace: true, cancellationToken);
+
+    /// <summary>
+    /// Stops offering an export (its LUN is being removed): <c>NBD_OPT_LIST</c> leaves it out and new
+    /// connections asking for it get <c>NBD_REP_ERR_UNKNOWN</c>. Connections already serving it stay
+    /// open; their requests fail with an error once the LU is gone.
+    /// </summary>
+    /// <returns>False when no export has that name.</returns>
+    public async Task<bool> RemoveExportAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        var core = await EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
+        if (core.Remove(name) is null) return false;
+        Log($"Export '{name}' removed.");
+        return true;
+    }
+
+    private async Task PublishAsync(NbdExport export, bool replace, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(export);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var core = await EnsureOpenAsync(cancellationToken).ConfigureAwait(false);
+        if (!replace && core.FindExport(export.Name) is not null && export.Name.Length > 0)
+            throw new ArgumentException($"An export named '{export.Name}' exists.", nameof(export));
+        var device = await LunBlockDevice.OpenAsync(export.Adapter, export.Address, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var state = new NbdExportState(export, device, _options.MaxPayload);
+        if (!core.TryAdd(state, replace))
+            throw new ArgumentException(replace ? $"No export is named '{export.Name}'." : $"An export named '{export.Name}' exists.", nameof(export));
+        Log($"Export '{export.Name}' {(replace ? "reopened" : "added")}: {device} ({state.BaseFlags}).");
+    }
+
     /// <summary>Stops listening, ends every connection after its in-flight requests finish, and waits for them.</summary>
     public async ValueTask DisposeAsync()
     {

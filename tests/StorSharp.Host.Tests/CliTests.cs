@@ -209,13 +209,25 @@ public sealed partial class CliTests
         {
             var heading = Regex.Match(section, $@"(?ms)^### `storsharp {command.Name}\b.*?(?=^### |\z)");
             Assert.True(heading.Success, $"README's CLI reference has no '### `storsharp {command.Name}' entry");
-            var (_, help, _) = await Run(command.Name, "--help");
-            var inHelp = OptionNames(help);
+            // The command's options and those of its subcommands (storsharp lun add --backend ...).
+            var inHelp = new HashSet<string>();
+            foreach (var path in CommandPaths(command, [command.Name]))
+            {
+                var (_, help, _) = await Run([.. path, "--help"]);
+                inHelp.UnionWith(OptionNames(help));
+            }
             var inReadme = OptionNames(heading.Value);
             Assert.True(inHelp.SetEquals(inReadme), $"storsharp {command.Name}: --help lists [{string.Join(' ', inHelp.Order())}], README lists [{string.Join(' ', inReadme.Order())}]");
         }
         var commandsInReadme = Regex.Matches(section, @"(?m)^### `storsharp ([\w-]+)").Select(m => m.Groups[1].Value).ToHashSet();
         Assert.True(commandsInReadme.SetEquals(root.Subcommands.Select(c => c.Name)), "README documents commands " + string.Join(", ", commandsInReadme));
+    }
+
+    private static IEnumerable<string[]> CommandPaths(System.CommandLine.Command command, string[] path)
+    {
+        yield return path;
+        foreach (var sub in command.Subcommands)
+            foreach (var p in CommandPaths(sub, [.. path, sub.Name])) yield return p;
     }
 
     private static HashSet<string> OptionNames(string text) =>

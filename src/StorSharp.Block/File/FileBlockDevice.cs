@@ -21,10 +21,10 @@ namespace StorSharp.Block;
 /// SEEK_DATA / SEEK_HOLE run inline: they consult the file system's extent tree, as nbdkit's file
 /// plugin does.</para>
 /// </remarks>
-public sealed class FileBlockDevice : IBlockDevice
+public sealed class FileBlockDevice : IResizableBlockDevice
 {
     private readonly SafeFileHandle _handle;
-    private readonly BlockGeometry _geometry;
+    private BlockGeometry _geometry;
     private readonly bool _readOnly;
     private volatile bool _punchUnsupported;
     private volatile bool _zeroRangeUnsupported;
@@ -40,6 +40,29 @@ public sealed class FileBlockDevice : IBlockDevice
             capabilities |= BlockDeviceCapabilities.Unmap | BlockDeviceCapabilities.UnmapReadsZeroes | BlockDeviceCapabilities.WriteZeroes
                 | BlockDeviceCapabilities.Extents | BlockDeviceCapabilities.ThinProvisioned;
         Capabilities = readOnly ? DeviceShape.AsReadOnly(capabilities) : capabilities;
+    }
+
+    /// <inheritdoc/>
+    public bool CanGrow => !_readOnly;
+
+    /// <summary>Grows the file to <paramref name="blockCount"/> blocks with <see cref="RandomAccess.SetLength"/> (sparse where the file system allows); the new blocks read as zeros.</summary>
+    /// <inheritdoc cref="IResizableBlockDevice.GrowAsync"/>
+    public ValueTask GrowAsync(long blockCount, CancellationToken cancellationToken = default)
+    {
+        if (_readOnly) return ValueTask.FromException(new BlockDeviceException(BlockError.ReadOnly, $"{Path} is open read-only; it cannot grow."));
+        if (blockCount <= _geometry.BlockCount || blockCount > long.MaxValue / _geometry.LogicalBlockSize)
+            return ValueTask.FromException(new BlockDeviceException(BlockError.InvalidArgument,
+                $"{Path} has {_geometry.BlockCount} blocks; it can only grow, and {blockCount} was asked."));
+        try
+        {
+            RandomAccess.SetLength(_handle, blockCount * _geometry.LogicalBlockSize);
+        }
+        catch (IOException e)
+        {
+            return ValueTask.FromException(new BlockDeviceException(BlockError.NoSpace, $"{Path} could not grow to {blockCount} blocks: {e.Message}", e));
+        }
+        _geometry = _geometry with { BlockCount = blockCount };
+        return default;
     }
 
     /// <summary>

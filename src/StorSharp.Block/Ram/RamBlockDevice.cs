@@ -14,7 +14,7 @@ namespace StorSharp.Block;
 /// <para>The device checks its own ranges, so it is safe without a <see cref="CheckedBlockDevice"/>,
 /// but only that layer adds the emulations other backends need.</para>
 /// </remarks>
-public sealed class RamBlockDevice : IBlockDevice
+public sealed class RamBlockDevice : IResizableBlockDevice
 {
     private const BlockDeviceCapabilities WritableCapabilities =
         BlockDeviceCapabilities.Unmap | BlockDeviceCapabilities.UnmapReadsZeroes | BlockDeviceCapabilities.WriteZeroes
@@ -22,7 +22,7 @@ public sealed class RamBlockDevice : IBlockDevice
         | BlockDeviceCapabilities.MultiConnection | BlockDeviceCapabilities.NonRotational;
 
     private readonly RamChunkTable _chunks;
-    private readonly BlockGeometry _geometry;
+    private BlockGeometry _geometry;
     private readonly bool _readOnly;
     private volatile bool _disposed;
 
@@ -68,6 +68,23 @@ public sealed class RamBlockDevice : IBlockDevice
     /// Read-only disks keep only the read-side ones, plus <see cref="BlockDeviceCapabilities.ReadOnly"/>.
     /// </summary>
     public BlockDeviceCapabilities Capabilities { get; }
+
+    /// <inheritdoc/>
+    public bool CanGrow => !_readOnly;
+
+    /// <summary>Grows the RAM disk to <paramref name="blockCount"/> blocks (at most 1 PiB); the new blocks read as zeros. Allocates only the larger chunk directory.</summary>
+    /// <inheritdoc cref="IResizableBlockDevice.GrowAsync"/>
+    public ValueTask GrowAsync(long blockCount, CancellationToken cancellationToken = default)
+    {
+        int blockSize = _geometry.LogicalBlockSize;
+        if (_readOnly) return ValueTask.FromException(new BlockDeviceException(BlockError.ReadOnly, "The RAM disk is read-only; it cannot grow."));
+        if (blockCount <= _geometry.BlockCount || blockCount > RamChunkTable.MaxBytes / blockSize)
+            return ValueTask.FromException(new BlockDeviceException(BlockError.InvalidArgument,
+                $"A RAM disk of {_geometry.BlockCount} blocks can grow to more blocks, at most {RamChunkTable.MaxBytes / blockSize}; {blockCount} was asked."));
+        _chunks.Grow(blockCount * blockSize);
+        _geometry = _geometry with { BlockCount = blockCount };
+        return default;
+    }
 
     /// <summary>Bytes of memory holding data now: a multiple of the 64 KiB chunk size.</summary>
     public long AllocatedBytes => _chunks.AllocatedChunks * RamChunkTable.ChunkSize;

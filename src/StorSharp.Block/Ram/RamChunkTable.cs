@@ -29,13 +29,24 @@ internal sealed class RamChunkTable
     /// <summary>1 PiB: the largest store, whose directory is 1 Mi references (8 MiB).</summary>
     internal const long MaxBytes = 1L << 50;
 
-    private readonly byte[]?[]?[] _leaves;
+    private byte[]?[]?[] _leaves;
     private long _allocatedChunks;
 
     internal RamChunkTable(long sizeBytes)
     {
         long chunks = (sizeBytes + ChunkMask) >> ChunkShift;
         _leaves = new byte[]?[]?[(chunks + LeafMask) >> LeafShift];
+    }
+
+    /// <summary>Makes room for <paramref name="sizeBytes"/> bytes: a larger directory holding the same leaves. The caller holds all I/O meanwhile.</summary>
+    internal void Grow(long sizeBytes)
+    {
+        long chunks = (sizeBytes + ChunkMask) >> ChunkShift;
+        long leaves = (chunks + LeafMask) >> LeafShift;
+        if (leaves <= _leaves.Length) return;
+        var bigger = new byte[]?[]?[leaves];
+        Array.Copy(_leaves, bigger, _leaves.Length);
+        Volatile.Write(ref _leaves, bigger);
     }
 
     /// <summary>How many chunks hold memory now.</summary>

@@ -3,21 +3,29 @@ using StorSharp.Port;
 namespace StorSharp.Host;
 
 /// <summary>
-/// Connects a front end to fault injection's connection drop: while it lives, every
-/// <see cref="Adapter.ConnectionDropRequested"/> of the given adapters calls the front end's drop function
-/// with the adapter and the LU's address, and the front end closes the connections that use that LU.
-/// Disposing it unsubscribes.
+/// Connects a front end to fault injection's connection drop: for every adapter it watches, each
+/// <see cref="Adapter.ConnectionDropRequested"/> calls the front end's drop function with the
+/// adapter and the LU's address, and the front end closes the connections that use that LU.
+/// Adapters can be added while it lives (a LUN added at run time may bring a new one); disposing it
+/// unsubscribes from all of them.
 /// </summary>
-internal sealed class ConnectionDropSubscription : IDisposable
+/// <param name="drop">Closes the front end's connections to one LU; returns how many it closed.</param>
+internal sealed class ConnectionDropSubscription(Func<Adapter, ScsiAddress, int> drop) : IDisposable
 {
     private readonly List<(Adapter Adapter, Action<ScsiAddress> Handler)> _handlers = [];
 
-    /// <param name="adapters">The adapters whose LUs the front end serves.</param>
-    /// <param name="drop">Closes the front end's connections to one LU; returns how many it closed.</param>
-    public ConnectionDropSubscription(IEnumerable<Adapter> adapters, Func<Adapter, ScsiAddress, int> drop)
+    /// <summary>Watches <paramref name="adapters"/> (each once, however often it is named).</summary>
+    public void Watch(IEnumerable<Adapter> adapters)
     {
-        foreach (var adapter in adapters.Distinct())
+        foreach (var adapter in adapters) Watch(adapter);
+    }
+
+    /// <summary>Watches <paramref name="adapter"/>, unless it is watched already.</summary>
+    public void Watch(Adapter adapter)
+    {
+        lock (_handlers)
         {
+            if (_handlers.Exists(h => ReferenceEquals(h.Adapter, adapter))) return;
             Action<ScsiAddress> handler = address => drop(adapter, address);
             adapter.ConnectionDropRequested += handler;
             _handlers.Add((adapter, handler));
@@ -26,7 +34,10 @@ internal sealed class ConnectionDropSubscription : IDisposable
 
     public void Dispose()
     {
-        foreach (var (adapter, handler) in _handlers) adapter.ConnectionDropRequested -= handler;
-        _handlers.Clear();
+        lock (_handlers)
+        {
+            foreach (var (adapter, handler) in _handlers) adapter.ConnectionDropRequested -= handler;
+            _handlers.Clear();
+        }
     }
 }

@@ -4,7 +4,7 @@ using StorSharp.Iscsi;
 namespace StorSharp.Host;
 
 /// <summary>The iSCSI target as the host's front end.</summary>
-internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
+internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd, ILunHotPlug
 {
     private readonly IscsiTargetServer _server = new(new IscsiTargetOptions
     {
@@ -30,8 +30,28 @@ internal sealed class IscsiFrontEnd(IscsiFrontEndSpec spec) : IFrontEnd
     {
         await _server.StartAsync(cancellationToken).ConfigureAwait(false);
         // Fault injection's connection drop: close the connections to that LU.
-        _drops = new ConnectionDropSubscription(spec.Targets.SelectMany(t => t.Luns).Select(l => l.Adapter), _server.DropConnections);
+        _drops = new ConnectionDropSubscription(_server.DropConnections);
+        _drops.Watch(spec.Targets.SelectMany(t => t.Luns).Select(l => l.Adapter));
     }
+
+    public async Task LunAddedAsync(ComposedLun lun, Configuration.NbdExportSettings? export, CancellationToken cancellationToken)
+    {
+        await _server.AddLunAsync(lun.Settings.Target, new IscsiLun((ulong)lun.Settings.Number, lun.Adapter, lun.Address), cancellationToken).ConfigureAwait(false);
+        _drops?.Watch(lun.Adapter); // it may have brought a new adapter
+    }
+
+    public Task LunRemovingAsync(ComposedLun lun, CancellationToken cancellationToken)
+    {
+        _server.RemoveLun(lun.Settings.Target, (ulong)lun.Settings.Number);
+        return Task.CompletedTask;
+    }
+
+    public Task LunResizedAsync(ComposedLun lun, CancellationToken cancellationToken)
+    {
+        _server.ReportCapacityChanged(lun.Settings.Target, (ulong)lun.Settings.Number);
+        return Task.CompletedTask;
+    }
+
 
     public ValueTask DisposeAsync()
     {

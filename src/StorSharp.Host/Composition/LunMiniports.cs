@@ -30,7 +30,8 @@ internal static class LunMiniports
             Removable = l.Settings.Removable,
             ReadOnly = l.Settings.ReadOnly,
         }),
-        new ScsiDiskMiniportOptions { BusType = BusType(luns) });
+        // Room for LUNs added at run time (storsharp lun add): every target id, every LUN address.
+        new ScsiDiskMiniportOptions { BusType = BusType(luns), MaximumNumberOfTargets = 255, MaximumNumberOfLogicalUnits = 255 });
 
     /// <summary>CD/DVD drives: each LUN's drive (<see cref="ComposedLun.Media"/>), loaded with its backend's image or empty (the drive's profile follows the image's size).</summary>
     private static VirtualMiniportRegistration Dvd(IReadOnlyList<ComposedLun> luns) => OpticalMiniport.CreateRegistration(

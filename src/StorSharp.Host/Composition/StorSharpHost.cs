@@ -20,7 +20,7 @@ namespace StorSharp.Host;
 /// Disposing stops in the reverse order of starting: listeners and sessions, then the adapter
 /// (drain, flush, StopAdapter), then the block devices (flush, close), then the event log.
 /// </remarks>
-public sealed class StorSharpHost : IAsyncDisposable
+public sealed partial class StorSharpHost : IAsyncDisposable
 {
     private readonly List<IBlockDevice> _devices = [];
     private readonly List<DvdMedia> _media = [];
@@ -115,6 +115,7 @@ public sealed class StorSharpHost : IAsyncDisposable
     private async Task ComposeAsync(HostComponents components, bool nbdForStream, Socket? nbdListener, CancellationToken cancellationToken)
     {
         var config = Configuration;
+        _components = components;
 
         // Block devices, one per LUN (the factory wraps each in CheckedBlockDevice).
         var luns = new List<ComposedLun>(config.Luns.Count);
@@ -183,6 +184,7 @@ public sealed class StorSharpHost : IAsyncDisposable
         {
             if (components.CreateNbd is null) throw new HostStartException("this build has no NBD server; start with --nbd off");
             var exports = config.Nbd.Exports.Select(e => (e, luns.First(l => l.Settings.Number == e.Lun && string.Equals(l.Settings.Target, e.Target, StringComparison.OrdinalIgnoreCase)))).ToList();
+            NbdExports = exports;
             Nbd = components.CreateNbd(new NbdFrontEndSpec(config.Nbd.Enabled ? config.Nbd.Listen : null, exports, _events));
             _frontEnds.Add(Nbd);
             if (nbdListener is not null) await Nbd.AdoptListenerAsync(nbdListener, cancellationToken).ConfigureAwait(false);

@@ -6,11 +6,15 @@ namespace StorSharp.Host;
 /// Reports a device as fully provisioned (<c>thin: false</c>): hides thin provisioning and
 /// unmap from the layers above (LBPME = 0, no UNMAP / TRIM), forwarding everything else.
 /// </summary>
-internal sealed class ThickBlockDevice(IBlockDevice inner) : IBlockDevice
+internal sealed class ThickBlockDevice(IBlockDevice inner) : IResizableBlockDevice
 {
     private const BlockDeviceCapabilities Hidden = BlockDeviceCapabilities.ThinProvisioned | BlockDeviceCapabilities.Unmap | BlockDeviceCapabilities.UnmapReadsZeroes;
 
     public BlockGeometry Geometry => inner.Geometry;
+    public bool CanGrow => inner is IResizableBlockDevice { CanGrow: true };
+    public ValueTask GrowAsync(long blockCount, CancellationToken cancellationToken = default) =>
+        inner is IResizableBlockDevice { CanGrow: true } r ? r.GrowAsync(blockCount, cancellationToken)
+            : ValueTask.FromException(new BlockDeviceException(BlockError.NotSupported, "This backend cannot change its size."));
     public BlockDeviceCapabilities Capabilities => inner.Capabilities & ~Hidden;
     public ValueTask ReadAsync(long lba, Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(lba, buffer, cancellationToken);
     public ValueTask WriteAsync(long lba, ReadOnlyMemory<byte> buffer, BlockWriteFlags flags = BlockWriteFlags.None, CancellationToken cancellationToken = default) => inner.WriteAsync(lba, buffer, flags, cancellationToken);

@@ -67,6 +67,48 @@ public static class ConfigurationLoader
         return rules;
     }
 
+    /// <summary>
+    /// Reads one LUN (JSON or YAML text, the shape of a <c>luns[]</c> entry) to add to a running
+    /// server, and validates it as the configuration would be validated with it appended to
+    /// <paramref name="runningLuns"/>. Errors name the field as the entry has it: <c>size</c>,
+    /// <c>faults[0].rate</c>. A missing <c>target</c> and <c>number</c> are taken from
+    /// <paramref name="target"/> and <paramref name="number"/>; given ones must agree.
+    /// </summary>
+    /// <param name="text">The entry.</param>
+    /// <param name="running">The running configuration (targets, front ends).</param>
+    /// <param name="runningLuns">The LUNs served now.</param>
+    /// <param name="target">The target the LUN is added to.</param>
+    /// <param name="number">Its LUN number.</param>
+    /// <param name="extraFields">Fields the caller handles itself (left out of the entry, no error).</param>
+    /// <param name="baseDirectory">The folder relative paths are taken from.</param>
+    /// <exception cref="ConfigurationException">The text is malformed or the LUN is not valid.</exception>
+    internal static LunSettings ParseLun(string text, StorSharpConfiguration running, IReadOnlyList<LunSettings> runningLuns,
+        string target, int number, IReadOnlyCollection<string> extraFields, string baseDirectory)
+    {
+        const string source = "request";
+        var root = ConfigDocumentReader.Read(source, text);
+        var prefix = $"luns[{runningLuns.Count}]";
+        if (root is ConfigMapping map) root = new ConfigMapping([.. map.Entries.Where(e => !extraFields.Contains(e.Key.Value ?? ""))], map.Line, map.Column);
+        var binder = new ConfigurationBinder(source);
+        if (root is null) throw new ConfigurationException([new ConfigurationError(source, 0, 0, "", "the body must be a LUN: an object in the shape of a luns[] entry (backend, size, ...)")]);
+        var lun = binder.BindLun(root, prefix);
+        var errors = new List<ConfigurationError>(binder.Errors);
+        if (errors.Count == 0)
+        {
+            if (lun.Target.Length == 0) lun = lun with { Target = target };
+            else if (!string.Equals(lun.Target, target, StringComparison.OrdinalIgnoreCase))
+                errors.Add(new ConfigurationError(source, 0, 0, $"{prefix}.target", $"is {lun.Target}, but the request is for {target}; leave it out"));
+            if (root is ConfigMapping m && m.Entries.Any(e => e.Key.Value == "number") && lun.Number != number)
+                errors.Add(new ConfigurationError(source, 0, 0, $"{prefix}.number", $"is {lun.Number}, but the request is for LUN {number}; leave it out"));
+            lun = lun with { Number = number, Path = string.IsNullOrWhiteSpace(lun.Path) ? lun.Path : Path.GetFullPath(lun.Path, baseDirectory) };
+            var whole = running with { Luns = [.. runningLuns, lun], Nbd = running.Nbd with { Exports = [] } };
+            errors.AddRange(ConfigurationValidator.Validate(whole, binder.Locator).Where(e => e.Field == prefix || e.Field.StartsWith(prefix + ".", StringComparison.Ordinal)));
+        }
+        if (errors.Count > 0)
+            throw new ConfigurationException([.. Sorted(errors).Select(e => e with { Field = e.Field == prefix ? "" : e.Field.StartsWith(prefix + ".", StringComparison.Ordinal) ? e.Field[(prefix.Length + 1)..] : e.Field })]);
+        return lun;
+    }
+
     /// <summary>Makes relative paths absolute against the configuration file's folder.</summary>
     private static StorSharpConfiguration Rooted(StorSharpConfiguration config, string baseDirectory)
     {
@@ -225,7 +267,7 @@ internal sealed partial class ConfigurationBinder(string source)
         return new ChapCredentials(Required(f, "user", path, node) ?? "", Required(f, "secret", path, node) ?? "");
     }
 
-    private LunSettings BindLun(ConfigNode node, string path)
+    internal LunSettings BindLun(ConfigNode node, string path)
     {
         var f = AsMapping(node, path) is { } map
             ? Fields(map, path, "target", "number", "device", "backend", "format", "size", "path", "create", "uri", "timeout", "reconnect", "blockSize", "thin", "readOnly", "removable", "productId", "serial", "faults")

@@ -113,8 +113,38 @@ public static partial class ManagementCommands
             }
         }, Timeout.InfiniteTimeSpan);
 
-    private static string LunPath(string target, int lun, string operation) =>
-        $"v1/luns/{Uri.EscapeDataString(target)}/{lun.ToString(CultureInfo.InvariantCulture)}/{operation}";
+    /// <summary>
+    /// <c>storsharp lun add TARGET LUN</c>: adds a LUN to the running server. <paramref name="entryJson"/>
+    /// is a <c>luns[]</c> entry as JSON (with <c>export</c>: the NBD export name, or false).
+    /// </summary>
+    public static Task<int> AddLunAsync(Endpoint endpoint, string target, int lun, string entryJson, TextWriter output, TextWriter error) =>
+        RunAsync(endpoint, error, async client =>
+        {
+            var answer = await client.SendAsync(HttpMethod.Post, LunPath(target, lun, null), entryJson).ConfigureAwait(false);
+            var added = answer.GetProperty("lun");
+            var export = answer.GetProperty("nbdExport");
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Added LUN {lun} of {added.GetProperty("target").GetString()} at {added.GetProperty("address").GetString()} on adapter {added.GetProperty("adapter").GetInt32()}: {Configuration.SizeParser.Format(added.GetProperty("sizeBytes").GetInt64())}{(export.ValueKind == JsonValueKind.String ? $", NBD export {export.GetString()}" : "")}."));
+        });
+
+    /// <summary><c>storsharp lun remove TARGET LUN [--surprise]</c>: removes a LUN (orderly: its I/O drains first).</summary>
+    public static Task<int> RemoveLunAsync(Endpoint endpoint, string target, int lun, bool surprise, TextWriter output, TextWriter error) =>
+        RunAsync(endpoint, error, async client =>
+        {
+            var answer = await client.SendAsync(HttpMethod.Delete, LunPath(target, lun, null) + (surprise ? "?surprise=true" : "")).ConfigureAwait(false);
+            output.WriteLine($"Removed LUN {lun} of {answer.GetProperty("target").GetString()} ({answer.GetProperty("address").GetString()}, {(surprise ? "surprise removal: outstanding I/O failed" : "orderly: outstanding I/O drained")}).");
+        });
+
+    /// <summary><c>storsharp lun resize TARGET LUN SIZE</c>: grows a LUN.</summary>
+    public static Task<int> ResizeLunAsync(Endpoint endpoint, string target, int lun, string size, TextWriter output, TextWriter error) =>
+        RunAsync(endpoint, error, async client =>
+        {
+            var body = JsonSerializer.Serialize(new Dictionary<string, string> { ["size"] = size });
+            output.WriteLine(FormatLun(await client.SendAsync(HttpMethod.Put, LunPath(target, lun, "size"), body).ConfigureAwait(false)));
+        });
+
+    private static string LunPath(string target, int lun, string? operation) =>
+        $"v1/luns/{Uri.EscapeDataString(target)}/{lun.ToString(CultureInfo.InvariantCulture)}{(operation is null ? "" : "/" + operation)}";
 
     private static string Body(params (string Name, double Value)[] fields)
     {

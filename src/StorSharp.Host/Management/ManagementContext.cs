@@ -70,6 +70,24 @@ internal sealed class ManagementContext(StorSharpHost host)
                 throw ManagementException.BadArgument(property.Name, known.Length == 0 ? "this operation takes no arguments" : $"unknown field; known fields: {string.Join(", ", known)}");
     }
 
+    /// <summary>The API's refusal for a run-time LUN change the host refused (400, 404 or 409, naming the field).</summary>
+    public static ManagementException Refused(LunChangeException e) => e.Refusal switch
+    {
+        LunChangeRefusal.NotFound => ManagementException.NotFound(e.Field, e.Message),
+        LunChangeRefusal.Conflict => new ManagementException(StatusCodes.Status409Conflict, e.Message, e.Field),
+        _ => ManagementException.BadArgument(e.Field, e.Message),
+    };
+
+    /// <summary>The route's <c>{target}</c> and <c>{lun}</c> as given (the LUN need not exist).</summary>
+    public static (string Target, int Number) LunRoute(HttpContext http)
+    {
+        var target = (string?)http.Request.RouteValues["target"] ?? "";
+        var text = (string?)http.Request.RouteValues["lun"] ?? "";
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var number) || number > Configuration.ConfigurationValidator.MaxLunNumber)
+            throw ManagementException.BadArgument("lun", $"'{text}' is not a LUN number (0 to {Configuration.ConfigurationValidator.MaxLunNumber})");
+        return (target, number);
+    }
+
     /// <summary>An LU as the API shows it.</summary>
     public object Describe(ComposedLun lun)
     {
@@ -82,7 +100,7 @@ internal sealed class ManagementContext(StorSharpHost host)
             adapter = lun.Adapter.Number,
             device = lun.Settings.Device.ToString().ToLowerInvariant(),
             address = lun.Address.ToString(),
-            state = unit is null ? "absent" : unit.IsRemoved ? "removed" : unit.IsResetting ? "resetting" : unit.IsPaused ? "paused" : "ready",
+            state = unit is null ? "absent" : unit.IsRemoved ? "removed" : unit.IsRemoving ? "removing" : unit.IsResetting ? "resetting" : unit.IsPaused ? "paused" : "ready",
             sizeBytes = lun.Device.Geometry.SizeBytes,
             blockSize = lun.Device.Geometry.LogicalBlockSize,
             readOnly = lun.Settings.ReadOnly,

@@ -354,4 +354,21 @@ internal sealed partial class IscsiConnection
         new AsyncMessagePdu { AsyncEvent = AsyncEventCode.LogoutRequested, Parameter3 = seconds }.WriteTo(bhs);
         SendControl(bhs, default, advanceStatSN: true);
     }
+
+    /// <summary>
+    /// Reports a SCSI asynchronous event (AsyncEvent 0, RFC 7143 §11.9): the data segment is the
+    /// SenseLength field and fixed-format sense with the unit attention
+    /// (<paramref name="asc"/>/<paramref name="ascq"/>), for the LUN <paramref name="lunField"/>.
+    /// Only on a logged-in normal session.
+    /// </summary>
+    public void SendScsiAsyncEvent(ulong lunField, byte asc, byte ascq)
+    {
+        if (_session is not { IsDiscovery: false } || _closed) return;
+        Span<byte> data = stackalloc byte[2 + 18];
+        Bhs.U16(data, 0, 18);
+        ScsiFacts.FixedSense(data[2..], ScsiFacts.SenseUnitAttention, asc, ascq);
+        Span<byte> bhs = stackalloc byte[Bhs.Size];
+        new AsyncMessagePdu { AsyncEvent = AsyncEventCode.ScsiAsyncEvent, Lun = lunField }.WriteTo(bhs);
+        SendControl(bhs, data, advanceStatSN: true);
+    }
 }

@@ -8,8 +8,8 @@ internal sealed class TargetEntry
     public TargetEntry(IscsiTargetDefinition definition)
     {
         Definition = definition;
-        Luns = definition.Luns.ToFrozenDictionary(l => l.LunNumber, l => new Session.LunState(l));
-        LunNumbers = [.. definition.Luns.Select(l => l.LunNumber).Order()];
+        _luns = definition.Luns.ToFrozenDictionary(l => l.LunNumber, l => new Session.LunState(l));
+        _lunNumbers = [.. definition.Luns.Select(l => l.LunNumber).Order()];
         _allowed = definition.AllowedInitiators?.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
     }
 
@@ -17,8 +17,44 @@ internal sealed class TargetEntry
 
     public IscsiTargetDefinition Definition { get; }
     public string Name => Definition.Name;
-    public FrozenDictionary<ulong, Session.LunState> Luns { get; }
-    public ulong[] LunNumbers { get; }
+    // The LUN table changes at run time (hot plug): copied on write under _lock, read lock-free.
+    private readonly Lock _lock = new();
+    private volatile FrozenDictionary<ulong, Session.LunState> _luns;
+    private volatile ulong[] _lunNumbers;
+
+    /// <summary>The LUNs now, by number.</summary>
+    public FrozenDictionary<ulong, Session.LunState> Luns => _luns;
+
+    /// <summary>The LUN numbers now, ascending (REPORT LUNS).</summary>
+    public ulong[] LunNumbers => _lunNumbers;
+
+    /// <summary>Adds a LUN; false when the number is taken.</summary>
+    public bool TryAddLun(Session.LunState lun)
+    {
+        lock (_lock)
+        {
+            if (_luns.ContainsKey(lun.Lun.LunNumber)) return false;
+            Publish([.. _luns.Values, lun]);
+            return true;
+        }
+    }
+
+    /// <summary>Removes a LUN; null when there is none with that number.</summary>
+    public Session.LunState? RemoveLun(ulong number)
+    {
+        lock (_lock)
+        {
+            if (!_luns.TryGetValue(number, out var lun)) return null;
+            Publish([.. _luns.Values.Where(l => l.Lun.LunNumber != number)]);
+            return lun;
+        }
+    }
+
+    private void Publish(List<Session.LunState> luns)
+    {
+        _luns = luns.ToFrozenDictionary(l => l.Lun.LunNumber);
+        _lunNumbers = [.. luns.Select(l => l.Lun.LunNumber).Order()];
+    }
 
     /// <summary>True when the ACL lets <paramref name="initiatorName"/> in (iSCSI names compare case-insensitively, RFC 3722).</summary>
     public bool Allows(string initiatorName) => _allowed is null || _allowed.Contains(initiatorName);

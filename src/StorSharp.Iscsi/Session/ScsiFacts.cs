@@ -19,6 +19,7 @@ internal static class ScsiFacts
     public const byte SenseNotReady = 0x02;
     public const byte SenseHardwareError = 0x04;
     public const byte SenseIllegalRequest = 0x05;
+    public const byte SenseUnitAttention = 0x06;
     public const byte SenseAbortedCommand = 0x0B;
 
     /// <summary>The CDB length from the operation code's group (SPC-4 §4.2.5.1); 0 for variable-length CDBs whose length is in byte 7.</summary>

@@ -173,8 +173,13 @@ public sealed class Adapter
     {
         if (_state != AdapterState.Running) return;
         _state = AdapterState.Stopping;
-        // Fault injection ends with the adapter: stalled requests are released so the drain cannot hang.
-        foreach (var lu in LogicalUnits) if (lu.Faults is not null) lu.SetFaults(null);
+        // Fault injection and pauses end with the adapter: stalled requests are released and
+        // paused LUs resume, so the drain and the flushes cannot hang.
+        foreach (var lu in LogicalUnits)
+        {
+            if (lu.Faults is not null) lu.SetFaults(null);
+            if (lu.IsPaused) { lu.Resume(); Dispatch(lu); }
+        }
         Task drained;
         lock (_lock)
         {
@@ -228,8 +233,16 @@ public sealed class Adapter
 
     // ------------------------------------------------------------------ enumeration
 
-    /// <summary>Enumerates every bus again (what BusChangeDetected triggers) and returns the LUs found.</summary>
+    /// <summary>
+    /// Enumerates every bus again (what BusChangeDetected triggers) and returns the LUs found: new
+    /// LUs start (event 1030), vanished ones are removed (event 1031, orderly or surprise, see
+    /// <see cref="UnitRemoval"/>). Enumerations run one at a time, so awaiting this after a
+    /// miniport's BusChangeDetected returns once that change has been taken in.
+    /// </summary>
     public Task<IReadOnlyList<LogicalUnit>> RescanAsync() => BusEnumerator.ScanAsync(this, pathId: null);
+
+    /// <summary>Serializes enumerations.</summary>
+    internal SemaphoreSlim ScanLock { get; } = new(1, 1);
 
     internal LogicalUnit CreateUnit(ScsiAddress address) =>
         new(this, address, Configuration.DefaultQueueDepth, Tunables, Registration.SpecificLuExtensionSize);

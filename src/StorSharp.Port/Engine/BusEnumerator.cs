@@ -17,6 +17,14 @@ internal static class BusEnumerator
 
     public static async Task<IReadOnlyList<LogicalUnit>> ScanAsync(Adapter adapter, byte? pathId)
     {
+        // One enumeration at a time: a BusChangeDetected during a scan waits for it.
+        await adapter.ScanLock.WaitAsync().ConfigureAwait(false);
+        try { return await ScanLockedAsync(adapter, pathId).ConfigureAwait(false); }
+        finally { adapter.ScanLock.Release(); }
+    }
+
+    private static async Task<IReadOnlyList<LogicalUnit>> ScanLockedAsync(Adapter adapter, byte? pathId)
+    {
         var config = adapter.Configuration;
         var existing = new Dictionary<ScsiAddress, LogicalUnit>();
         foreach (var lu in adapter.LogicalUnits) existing[lu.Address] = lu;
@@ -33,45 +41,50 @@ internal static class BusEnumerator
 
         var added = found.Values.Where(u => !existing.ContainsKey(u.Address)).ToList();
         var removed = existing.Values.Where(u => !found.ContainsKey(u.Address)).ToList();
-        adapter.PublishUnits(found);
+        // LUs on their way out stay published (their timers keep running) until they are gone.
+        var visible = new Dictionary<ScsiAddress, LogicalUnit>(found);
+        foreach (var lu in removed) visible[lu.Address] = lu;
+        adapter.PublishUnits(visible);
         var unitControl = adapter.Miniport as IMiniportUnitControl;
         var none = new HashSet<UnitControlType>();
         foreach (var lu in added)
         {
             unitControl?.UnitControl(UnitControlType.Start, lu.Address, none);
             adapter.Log(StorageEventIds.LunAdded, EventLevel.Information,
-                $"Logical unit {lu.Address} ({lu.Identity?.ProductId}) appeared on {adapter.DeviceName}.", ("Address", lu.Address.ToString()));
+                $"Logical unit {lu.Address} ({lu.Identity?.ProductId}) appeared on {adapter.DeviceName}.",
+                ("Address", lu.Address.ToString()), ("ProductId", lu.Identity?.ProductId ?? ""),
+                ("DeviceType", lu.Identity?.PeripheralDeviceType.ToString() ?? ""));
         }
         foreach (var lu in removed)
         {
-            lu.MarkRemoved();
-            var pending = new List<Srb>();
-            lu.TakeAllPending(pending);
-            foreach (var srb in pending) adapter.ForceComplete(srb, SrbStatus.NoDevice);
-            unitControl?.UnitControl(UnitControlType.Remove, lu.Address, none);
-            adapter.Log(StorageEventIds.LunRemoved, EventLevel.Information,
-                $"Logical unit {lu.Address} went away from {adapter.DeviceName}.", ("Address", lu.Address.ToString()));
+            // Still served by the miniport (it only left REPORT LUNS): orderly; not there any more: surprise.
+            var (_, _, stillThere) = await InquiryAsync(adapter, adapter.CreateUnit(lu.Address)).ConfigureAwait(false);
+            await UnitRemoval.RemoveAsync(adapter, lu, surprise: !stillThere).ConfigureAwait(false);
         }
+        if (removed.Count > 0) adapter.PublishUnits(found);
         return adapter.LogicalUnits;
     }
 
     private static async Task ScanTargetAsync(Adapter adapter, byte bus, byte target,
         Dictionary<ScsiAddress, LogicalUnit> existing, Dictionary<ScsiAddress, LogicalUnit> found)
     {
+        // Probes travel through a fresh, unpublished LU object: the queue of an LU already in use
+        // may be full or held (a paused LU, a drain), and enumeration must not wait behind it.
         var address0 = new ScsiAddress(bus, target, 0);
-        var unit0 = existing.GetValueOrDefault(address0) ?? adapter.CreateUnit(address0);
-        var (status0, identity0, present0) = await InquiryAsync(adapter, unit0).ConfigureAwait(false);
+        var probe0 = adapter.CreateUnit(address0);
+        var (status0, identity0, present0) = await InquiryAsync(adapter, probe0).ConfigureAwait(false);
         if (status0 is SrbStatus.SelectionTimeout or SrbStatus.NoDevice or SrbStatus.InvalidTargetId or SrbStatus.InvalidPathId)
             return; // no target at this address
 
-        var luns = await ReportLunsAsync(adapter, unit0).ConfigureAwait(false) ?? (present0 ? [0] : []);
+        var luns = await ReportLunsAsync(adapter, probe0).ConfigureAwait(false) ?? (present0 ? [0] : []);
         foreach (var lun in luns)
         {
             if (lun >= adapter.Configuration.MaximumNumberOfLogicalUnits) continue;
             var address = new ScsiAddress(bus, target, (byte)lun);
-            var unit = lun == 0 ? unit0 : existing.GetValueOrDefault(address) ?? adapter.CreateUnit(address);
-            var (_, identity, present) = lun == 0 ? (status0, identity0, present0) : await InquiryAsync(adapter, unit).ConfigureAwait(false);
+            var probe = lun == 0 ? probe0 : adapter.CreateUnit(address);
+            var (_, identity, present) = lun == 0 ? (status0, identity0, present0) : await InquiryAsync(adapter, probe).ConfigureAwait(false);
             if (!present) continue;
+            var unit = existing.GetValueOrDefault(address) ?? probe;
             unit.Identity = identity;
             found[address] = unit;
         }

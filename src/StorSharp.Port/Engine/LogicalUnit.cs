@@ -44,6 +44,9 @@ public sealed class LogicalUnit
     private int _queueFullTarget = -1;
     private int _resetHolds;
     private bool _removed;
+    private bool _removing;
+    private TaskCompletionSource? _quiet;
+    private bool _quietIncludesPending;
     private long _completed, _failed, _timeouts, _resets, _busyRetries, _queueFullRetries;
     private PortTunables _tunables;
 
@@ -125,6 +128,9 @@ public sealed class LogicalUnit
     /// <summary>True after the LU went away; new requests fail with NO_DEVICE.</summary>
     public bool IsRemoved { get { lock (_lock) return _removed; } }
 
+    /// <summary>True while an orderly removal drains the LU: new requests fail with NO_DEVICE, those already accepted still run.</summary>
+    public bool IsRemoving { get { lock (_lock) return _removing && !_removed; } }
+
     /// <summary>True while the LU is paused (PauseDevice) and the pause has not run out.</summary>
     public bool IsPaused { get { lock (_lock) return _paused && Adapter.Time.GetTimestamp() < _pausedUntil; } }
 
@@ -154,7 +160,7 @@ public sealed class LogicalUnit
     {
         lock (_lock)
         {
-            if (_removed) return false;
+            if (_removed || _removing) return false;
             srb.State = (int)SrbState.Queued;
             if (srb.QueueAction == QueueAction.HeadOfQueue) _pending.AddFirst(srb);
             else _pending.AddLast(srb);
@@ -250,6 +256,7 @@ public sealed class LogicalUnit
                 return true;
             }
             CountLocked(srb);
+            CheckQuietLocked();
             return false;
         }
     }
@@ -328,7 +335,7 @@ public sealed class LogicalUnit
     /// <summary>Moves every pending request out (for failing them).</summary>
     internal void TakeAllPending(List<Srb> into)
     {
-        lock (_lock) _pending.MoveAllTo(into);
+        lock (_lock) { _pending.MoveAllTo(into); CheckQuietLocked(); }
     }
 
     /// <summary>The outstanding requests, in order (for a reset or a forced completion).</summary>
@@ -344,6 +351,7 @@ public sealed class LogicalUnit
         {
             if (srb.State != (int)SrbState.Queued || !ReferenceEquals(srb.Unit, this) || !_pending.Contains(srb)) return false;
             _pending.Remove(srb);
+            CheckQuietLocked();
             return true;
         }
     }
@@ -359,9 +367,77 @@ public sealed class LogicalUnit
             if (Interlocked.CompareExchange(ref srb.State, (int)SrbState.Completed, (int)SrbState.Outstanding) != (int)SrbState.Outstanding)
                 return false;
             RemoveOutstandingLocked(srb, now);
+            CheckQuietLocked();
             return true;
         }
     }
 
-    internal void MarkRemoved() { lock (_lock) _removed = true; }
+    // ------------------------------------------------------------------ removal and quiescing
+
+    /// <summary>The LU is gone: it holds every request and refuses new ones (NO_DEVICE).</summary>
+    internal void MarkRemoved()
+    {
+        lock (_lock) { _removed = true; _removing = false; }
+    }
+
+    /// <summary>
+    /// Starts an orderly removal: new requests are refused (NO_DEVICE), a pause is lifted, and the
+    /// returned task completes once every request already accepted (queued or outstanding) has
+    /// completed.
+    /// </summary>
+    internal Task BeginRemoval()
+    {
+        lock (_lock)
+        {
+            _removing = true;
+            _paused = false;
+            return WhenQuietLocked(includePending: true);
+        }
+    }
+
+    /// <summary>
+    /// Completes when the miniport holds none of the LU's requests (and, with
+    /// <paramref name="includePending"/>, none waits in the port's queue either). One waiter at a time.
+    /// </summary>
+    internal Task WhenQuiet(bool includePending)
+    {
+        lock (_lock) return WhenQuietLocked(includePending);
+    }
+
+    private Task WhenQuietLocked(bool includePending)
+    {
+        _quiet?.TrySetResult();
+        _quiet = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _quietIncludesPending = includePending;
+        var task = _quiet.Task;
+        CheckQuietLocked();
+        return task;
+    }
+
+    private void CheckQuietLocked()
+    {
+        if (_quiet is null || _outstanding.Count > 0 || (_quietIncludesPending && _pending.Count > 0)) return;
+        _quiet.TrySetResult();
+        _quiet = null;
+    }
+
+    /// <summary>
+    /// Holds new requests to the LU (a pause until <see cref="IPortServices.ResumeDevice"/>) and waits
+    /// until the miniport has finished every request it holds, so the caller can change the LU
+    /// underneath (a resize). Call <see cref="IPortServices.ResumeDevice"/> afterwards, also on failure.
+    /// </summary>
+    /// <param name="timeout">How long to wait for the outstanding requests.</param>
+    /// <returns>False when requests were still outstanding after <paramref name="timeout"/> (the LU stays paused).</returns>
+    public async Task<bool> PauseAndDrainAsync(TimeSpan timeout)
+    {
+        Pause(long.MaxValue);
+        var quiet = WhenQuiet(includePending: false);
+        if (quiet.IsCompleted) return true;
+        try
+        {
+            await quiet.WaitAsync(timeout, Adapter.Time).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException) { return false; }
+    }
 }

@@ -79,8 +79,11 @@ public static class StorageEventIds
     /// <summary>A logical unit appeared.</summary>
     public const int LunAdded = 1030;
 
-    /// <summary>A logical unit went away.</summary>
+    /// <summary>A logical unit went away (orderly, after its requests drained, or by surprise removal).</summary>
     public const int LunRemoved = 1031;
+
+    /// <summary>A logical unit's capacity changed (a LUN resized at run time).</summary>
+    public const int LunResized = 1032;
 
     /// <summary>A logical unit reset was sent (Storport ETW event 1).</summary>
     public const int LunReset = 1040;

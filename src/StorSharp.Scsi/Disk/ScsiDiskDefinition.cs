@@ -60,4 +60,17 @@ public sealed record ScsiDiskMiniportOptions
     /// §6.3.1), as a real disk after power-on does. StorSharp's own nexus (<see cref="InitiatorNexus.Local"/>) never gets unit attentions.
     /// </summary>
     public bool PowerOnUnitAttention { get; init; } = true;
+
+    /// <summary>
+    /// The targets FindAdapter reports at least (MaximumNumberOfTargets, 1 to 255): room for LUs
+    /// added at run time (<see cref="ScsiDiskMiniport.AddUnit"/>) on targets that have none at start.
+    /// 0: just enough for the disks defined.
+    /// </summary>
+    public int MaximumNumberOfTargets { get; init; }
+
+    /// <summary>
+    /// The LUNs per target FindAdapter reports at least (MaximumNumberOfLogicalUnits, 1 to 255): room
+    /// for LUs added at run time. 0: just enough for the disks defined.
+    /// </summary>
+    public int MaximumNumberOfLogicalUnits { get; init; }
 }

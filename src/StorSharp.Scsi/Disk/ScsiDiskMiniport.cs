@@ -19,10 +19,15 @@ namespace StorSharp.Scsi;
 /// </example>
 public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
 {
-    private readonly FrozenDictionary<ScsiAddress, DiskUnit> _units;
-    private readonly FrozenDictionary<(byte Bus, byte Target), byte[]> _targets;
+    // The unit table is copied on write (a LUN added or removed at run time) and read lock-free.
+    private readonly Lock _tableLock = new();
+    private volatile FrozenDictionary<ScsiAddress, DiskUnit> _units;
+    private volatile FrozenDictionary<(byte Bus, byte Target), byte[]> _targets;
+    private readonly HashSet<ScsiAddress> _departing = [];
+    private readonly Dictionary<ScsiAddress, DiskUnit> _vanished = [];
     private readonly ConcurrentDictionary<ScsiAddress, DiskUnit> _absent = new();
     private IPortServices? _port;
+    private PortConfiguration? _reported;
 
     /// <summary>Creates the miniport for one adapter.</summary>
     /// <param name="disks">The LUs to serve; addresses must be unique.</param>
@@ -50,10 +55,11 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
                 throw new ArgumentException($"Two disks are defined at {d.Address}.", nameof(disks));
         }
         _units = units.ToFrozenDictionary();
-        _targets = units.Keys.GroupBy(a => (a.PathId, a.TargetId))
-            .ToFrozenDictionary(g => g.Key, g => g.Select(a => a.Lun).Order().ToArray());
-        Disks = [.. units.Values.Select(u => u.Definition!)];
+        _targets = TargetsOf(units.Keys);
     }
+
+    private static FrozenDictionary<(byte Bus, byte Target), byte[]> TargetsOf(IEnumerable<ScsiAddress> addresses) =>
+        addresses.GroupBy(a => (a.PathId, a.TargetId)).ToFrozenDictionary(g => g.Key, g => g.Select(a => a.Lun).Order().ToArray());
 
     /// <summary>Makes the registration record for <see cref="StoragePort.AddAdapterAsync"/>: every adapter it creates serves <paramref name="disks"/>.</summary>
     /// <param name="disks">The LUs to serve.</param>
@@ -82,8 +88,14 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
     /// <summary>The device type served: the disk's, or the one another device type's miniport chose.</summary>
     internal ScsiDeviceModel Model { get; }
 
-    /// <summary>The LUs served.</summary>
-    public IReadOnlyList<ScsiDiskDefinition> Disks { get; }
+    /// <summary>The LUs served now (LUs being removed are left out), by address.</summary>
+    public IReadOnlyList<ScsiDiskDefinition> Disks
+    {
+        get
+        {
+            lock (_tableLock) return [.. _units.Values.Where(u => !_departing.Contains(u.Address)).Select(u => u.Definition!).OrderBy(d => d.Address.PathId).ThenBy(d => d.Address.TargetId).ThenBy(d => d.Address.Lun)];
+        }
+    }
 
     internal IPortServices Port => _port ?? throw new InvalidOperationException("FindAdapter has not run.");
 
@@ -113,8 +125,9 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
             maxLun = Math.Max(maxLun, a.Lun);
         }
         configuration.NumberOfBuses = maxBus + 1;
-        configuration.MaximumNumberOfTargets = maxTarget + 1;
-        configuration.MaximumNumberOfLogicalUnits = maxLun + 1;
+        configuration.MaximumNumberOfTargets = Math.Max(maxTarget + 1, Options.MaximumNumberOfTargets);
+        configuration.MaximumNumberOfLogicalUnits = Math.Max(maxLun + 1, Options.MaximumNumberOfLogicalUnits);
+        _reported = configuration;
         configuration.MaximumTransferLength = Options.MaximumTransferLength;
         configuration.DefaultQueueDepth = Options.DefaultQueueDepth;
         configuration.BusType = Options.BusType;
@@ -152,13 +165,133 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
                 supported.Add(UnitControlType.QuerySupportedUnitControlTypes);
                 supported.Add(UnitControlType.Start);
                 supported.Add(UnitControlType.Remove);
+                supported.Add(UnitControlType.SurpriseRemoval);
                 return ControlStatus.Success;
             case UnitControlType.Start:
-            case UnitControlType.Remove:
                 return _units.ContainsKey(address) ? ControlStatus.Success : ControlStatus.Unsuccessful;
+            case UnitControlType.SurpriseRemoval:
+                return SurpriseRemoved(address) ? ControlStatus.Success : ControlStatus.Unsuccessful;
+            case UnitControlType.Remove:
+                return Removed(address) ? ControlStatus.Success : ControlStatus.Unsuccessful;
             default:
                 return ControlStatus.Unsuccessful;
         }
+    }
+
+    // ------------------------------------------------------------------ run-time LUNs (hot plug)
+
+    /// <summary>
+    /// Adds an LU at run time: it is served at once, the other LUs of its target get REPORTED LUNS
+    /// DATA HAS CHANGED (3F/0E) for every nexus, and the port is told (BusChangeDetected) so it
+    /// enumerates the bus again and starts the LU (event 1030).
+    /// </summary>
+    /// <exception cref="ArgumentException">The address is the wildcard, out of the adapter's range, or in use (also by an LU still being removed).</exception>
+    public void AddUnit(ScsiDiskDefinition disk)
+    {
+        ArgumentNullException.ThrowIfNull(disk);
+        ArgumentNullException.ThrowIfNull(disk.Device);
+        var a = disk.Address;
+        if (a.PathId == ScsiAddress.Wildcard || a.TargetId == ScsiAddress.Wildcard || a.Lun == ScsiAddress.Wildcard)
+            throw new ArgumentException($"The address {a} uses the wildcard value 255.", nameof(disk));
+        var port = Port;
+        if (_reported is { } c && (a.PathId >= c.NumberOfBuses || a.TargetId >= c.MaximumNumberOfTargets || a.Lun >= c.MaximumNumberOfLogicalUnits))
+            throw new ArgumentException($"The address {a} is outside what FindAdapter reported ({c.NumberOfBuses} bus(es), {c.MaximumNumberOfTargets} target(s), {c.MaximumNumberOfLogicalUnits} LUN(s) per target), so the port would never find it; " +
+                "raise ScsiDiskMiniportOptions.MaximumNumberOfTargets / MaximumNumberOfLogicalUnits.", nameof(disk));
+        lock (_tableLock)
+        {
+            if (_units.ContainsKey(a) || _vanished.ContainsKey(a))
+                throw new ArgumentException($"An LU is already at {a}{(_departing.Contains(a) || _vanished.ContainsKey(a) ? " (it is being removed)" : "")}.", nameof(disk));
+            var unit = new DiskUnit(this, disk, Options);
+            var units = new Dictionary<ScsiAddress, DiskUnit>(_units) { [a] = unit };
+            PublishLocked(units);
+            _absent.TryRemove(a, out _);
+        }
+        AnnounceLunChange(a);
+        port.BusChangeDetected(a.PathId);
+    }
+
+    /// <summary>
+    /// Removes an LU at run time. An orderly removal keeps serving the LU's requests but leaves it out
+    /// of REPORT LUNS; the port, told by BusChangeDetected, refuses new requests, drains the ones it
+    /// accepted and sends UnitControl(Remove), which drops the LU. A surprise removal drops it now:
+    /// new commands get LOGICAL UNIT NOT SUPPORTED, and the port fails what is outstanding with
+    /// NO_DEVICE and sends UnitControl(SurpriseRemoval). Either way the other LUs of the target get
+    /// REPORTED LUNS DATA HAS CHANGED (3F/0E).
+    /// </summary>
+    /// <exception cref="ArgumentException">No LU is at <paramref name="address"/>, or it is already being removed.</exception>
+    public void RemoveUnit(ScsiAddress address, bool surprise)
+    {
+        var port = Port;
+        lock (_tableLock)
+        {
+            if (!_units.TryGetValue(address, out var unit) || (_departing.Contains(address) && !surprise))
+                throw new ArgumentException($"No LU is at {address}{(_departing.Contains(address) ? " (it is already being removed)" : "")}.", nameof(address));
+            _departing.Add(address);
+            if (surprise)
+            {
+                _vanished[address] = unit;
+                _departing.Remove(address);
+                PublishLocked(_units.Where(kv => kv.Key != address).ToDictionary());
+            }
+            else _targets = TargetsOf(_units.Keys.Where(k => !_departing.Contains(k)));
+        }
+        AnnounceLunChange(address);
+        port.BusChangeDetected(address.PathId);
+    }
+
+    /// <summary>
+    /// The LU's block device changed size (the caller resized it): every nexus gets CAPACITY DATA HAS
+    /// CHANGED (2A/09), SBC-4 §4.6; READ CAPACITY reports the new size from now on.
+    /// </summary>
+    /// <exception cref="ArgumentException">No LU is at <paramref name="address"/>.</exception>
+    public void OnCapacityChanged(ScsiAddress address)
+    {
+        if (!_units.TryGetValue(address, out var unit)) throw new ArgumentException($"No LU is at {address}.", nameof(address));
+        unit.Nexuses.AddToAll(SenseCodes.CapacityDataHasChanged);
+    }
+
+    /// <summary>The LUs a BusChangeDetected concerns: the others of the target learn that its LUN inventory changed.</summary>
+    private void AnnounceLunChange(ScsiAddress changed)
+    {
+        foreach (var unit in _units.Values)
+            if (unit.Address.PathId == changed.PathId && unit.Address.TargetId == changed.TargetId && unit.Address != changed)
+                unit.Nexuses.AddToAll(SenseCodes.ReportedLunsDataHasChanged);
+    }
+
+    private void PublishLocked(Dictionary<ScsiAddress, DiskUnit> units)
+    {
+        _units = units.ToFrozenDictionary();
+        _targets = TargetsOf(units.Keys.Where(k => !_departing.Contains(k)));
+    }
+
+    /// <summary>UnitControl(SurpriseRemoval): tasks of the vanished LU still in flight are discarded; their late results touch nothing.</summary>
+    private bool SurpriseRemoved(ScsiAddress address)
+    {
+        DiskUnit? unit;
+        lock (_tableLock) _vanished.TryGetValue(address, out unit);
+        if (unit is null) return false;
+        var aborts = new List<Srb>();
+        unit.DiscardAll(aborts);
+        foreach (var abort in aborts) Complete(abort, SrbStatus.Success);
+        return true;
+    }
+
+    /// <summary>UnitControl(Remove): the port has drained (or failed) the LU's requests; the LU is forgotten.</summary>
+    private bool Removed(ScsiAddress address)
+    {
+        DiskUnit? unit = null;
+        lock (_tableLock)
+        {
+            if (_vanished.Remove(address, out var vanished)) unit = vanished;
+            else if (_departing.Remove(address) && _units.TryGetValue(address, out var departing))
+            {
+                unit = departing;
+                PublishLocked(_units.Where(kv => kv.Key != address).ToDictionary());
+            }
+        }
+        if (unit is null) return false;
+        Model.DetachUnit?.Invoke(unit);
+        return true;
     }
 
     /// <inheritdoc/>

@@ -180,6 +180,18 @@ public class AdapterLifecycleTests
     }
 
     [Fact]
+    public async Task Stopping_lifts_an_lu_pause_so_the_drain_and_the_flush_do_not_wait_for_it()
+    {
+        await using var f = await PortFixture.StartAsync();
+        var lu = f.Adapter.LogicalUnits[0];
+        f.Adapter.Services.PauseDevice(lu.Address, TimeSpan.FromHours(1));
+        Assert.True(lu.IsPaused);
+        await f.Adapter.StopAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(AdapterState.Stopped, f.Adapter.State);
+        Assert.False(lu.IsPaused);
+    }
+
+    [Fact]
     public async Task Restart_without_RestartAdapter_support_runs_FindAdapter_and_Initialize_again()
     {
         await using var f = await PortFixture.StartAsync();
