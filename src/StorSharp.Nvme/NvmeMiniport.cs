@@ -114,16 +114,7 @@ public sealed class NvmeMiniport : IVirtualMiniport, IMiniportUnitControl
     public FindAdapterResult FindAdapter(IPortServices port, PortConfiguration configuration, string? arguments)
     {
         _port = port;
-        int maxBus = 0, maxTarget = 0, maxLun = 0;
-        foreach (var a in _units.Keys)
-        {
-            maxBus = Math.Max(maxBus, a.PathId);
-            maxTarget = Math.Max(maxTarget, a.TargetId);
-            maxLun = Math.Max(maxLun, a.Lun);
-        }
-        configuration.NumberOfBuses = maxBus + 1;
-        configuration.MaximumNumberOfTargets = maxTarget + 1;
-        configuration.MaximumNumberOfLogicalUnits = maxLun + 1;
+        configuration.Cover(_units.Keys);
         configuration.MaximumTransferLength = Options.MaximumTransferLength;
         configuration.NumberOfPhysicalBreaks = Options.NumberOfPhysicalBreaks;
         configuration.DefaultQueueDepth = Options.DefaultQueueDepth;
@@ -136,22 +127,8 @@ public sealed class NvmeMiniport : IVirtualMiniport, IMiniportUnitControl
     public bool Initialize() => true;
 
     /// <inheritdoc/>
-    public ControlStatus AdapterControl(AdapterControlType type, ISet<AdapterControlType> supported)
-    {
-        switch (type)
-        {
-            case AdapterControlType.QuerySupportedControlTypes:
-                supported.Add(AdapterControlType.QuerySupportedControlTypes);
-                supported.Add(AdapterControlType.StopAdapter);
-                supported.Add(AdapterControlType.RestartAdapter);
-                return ControlStatus.Success;
-            case AdapterControlType.StopAdapter:
-            case AdapterControlType.RestartAdapter:
-                return ControlStatus.Success;
-            default:
-                return ControlStatus.Unsuccessful;
-        }
-    }
+    public ControlStatus AdapterControl(AdapterControlType type, ISet<AdapterControlType> supported) =>
+        VirtualAdapterControl.Answer(type, supported);
 
     /// <inheritdoc/>
     public ControlStatus UnitControl(UnitControlType type, ScsiAddress address, ISet<UnitControlType> supported)

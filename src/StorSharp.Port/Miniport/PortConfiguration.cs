@@ -33,6 +33,26 @@ public sealed class PortConfiguration
     /// <summary>True when the adapter caches data, so the class layer sends flushes (Storport <c>CachesData</c>).</summary>
     public bool CachesData { get; set; }
 
+    /// <summary>
+    /// Sizes <see cref="NumberOfBuses"/>, <see cref="MaximumNumberOfTargets"/> and
+    /// <see cref="MaximumNumberOfLogicalUnits"/> to just cover <paramref name="addresses"/> (one of
+    /// each at least): what a virtual miniport with a fixed unit table reports in FindAdapter.
+    /// </summary>
+    public void Cover(IEnumerable<ScsiAddress> addresses)
+    {
+        ArgumentNullException.ThrowIfNull(addresses);
+        int maxBus = 0, maxTarget = 0, maxLun = 0;
+        foreach (var a in addresses)
+        {
+            maxBus = Math.Max(maxBus, a.PathId);
+            maxTarget = Math.Max(maxTarget, a.TargetId);
+            maxLun = Math.Max(maxLun, a.Lun);
+        }
+        NumberOfBuses = maxBus + 1;
+        MaximumNumberOfTargets = maxTarget + 1;
+        MaximumNumberOfLogicalUnits = maxLun + 1;
+    }
+
     /// <summary>The timeout in seconds for requests that carry none (Storport's <c>IoTimeoutValue</c>); 0 uses the port default (10 s).</summary>
     public uint IoTimeoutValue { get; set; }
 }

@@ -117,16 +117,10 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
     public FindAdapterResult FindAdapter(IPortServices port, PortConfiguration configuration, string? arguments)
     {
         _port = port;
-        int maxBus = 0, maxTarget = 0, maxLun = 0;
-        foreach (var a in _units.Keys)
-        {
-            maxBus = Math.Max(maxBus, a.PathId);
-            maxTarget = Math.Max(maxTarget, a.TargetId);
-            maxLun = Math.Max(maxLun, a.Lun);
-        }
-        configuration.NumberOfBuses = maxBus + 1;
-        configuration.MaximumNumberOfTargets = Math.Max(maxTarget + 1, Options.MaximumNumberOfTargets);
-        configuration.MaximumNumberOfLogicalUnits = Math.Max(maxLun + 1, Options.MaximumNumberOfLogicalUnits);
+        configuration.Cover(_units.Keys);
+        // Room for LUs added at run time (AddUnit refuses addresses outside what is reported here).
+        configuration.MaximumNumberOfTargets = Math.Max(configuration.MaximumNumberOfTargets, Options.MaximumNumberOfTargets);
+        configuration.MaximumNumberOfLogicalUnits = Math.Max(configuration.MaximumNumberOfLogicalUnits, Options.MaximumNumberOfLogicalUnits);
         _reported = configuration;
         configuration.MaximumTransferLength = Options.MaximumTransferLength;
         configuration.DefaultQueueDepth = Options.DefaultQueueDepth;
@@ -139,22 +133,8 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
     public bool Initialize() => true;
 
     /// <inheritdoc/>
-    public ControlStatus AdapterControl(AdapterControlType type, ISet<AdapterControlType> supported)
-    {
-        switch (type)
-        {
-            case AdapterControlType.QuerySupportedControlTypes:
-                supported.Add(AdapterControlType.QuerySupportedControlTypes);
-                supported.Add(AdapterControlType.StopAdapter);
-                supported.Add(AdapterControlType.RestartAdapter);
-                return ControlStatus.Success;
-            case AdapterControlType.StopAdapter:
-            case AdapterControlType.RestartAdapter:
-                return ControlStatus.Success;
-            default:
-                return ControlStatus.Unsuccessful;
-        }
-    }
+    public ControlStatus AdapterControl(AdapterControlType type, ISet<AdapterControlType> supported) =>
+        VirtualAdapterControl.Answer(type, supported);
 
     /// <inheritdoc/>
     public ControlStatus UnitControl(UnitControlType type, ScsiAddress address, ISet<UnitControlType> supported)
