@@ -60,6 +60,7 @@ public sealed class NbdServer : IAsyncDisposable
             MaxInFlightPerConnection = options.MaxInFlightPerConnection,
             MaxInFlightBytesPerConnection = options.MaxInFlightBytesPerConnection,
             MaxOptionLength = options.MaxOptionLength,
+            SendBufferSize = options.SendBufferSize,
         };
         _options.Validate();
         _log = log;
@@ -286,7 +287,11 @@ public sealed class NbdServer : IAsyncDisposable
     private NbdConnection CreateConnection(NbdServerCore core, Socket socket)
     {
         // Nagle plus delayed ACK stalls request/reply protocols (peer-benchmarks.md, lesson 1).
-        if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6) socket.NoDelay = true;
+        if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
+        {
+            socket.NoDelay = true;
+            if (_options.SendBufferSize > 0) socket.SendBufferSize = _options.SendBufferSize; // see NbdServerOptions.SendBufferSize
+        }
         string peer = socket.RemoteEndPoint?.ToString() ?? "unknown";
         var stream = new NetworkStream(socket, ownsSocket: true);
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));

@@ -184,6 +184,29 @@ public class SendPathTests
         Assert.Equal((20, 20, 20), (reads, statuses, errors));
     }
 
+    [Theory]
+    [InlineData(0)]          // the kernel's autotuning
+    [InlineData(4096)]       // the smallest buffer: every large reply leaves in many partial sends
+    [InlineData(384 * 1024)] // the default
+    public async Task LargeReadsArriveIntactWhateverTheSendBuffer(int sendBufferSize)
+    {
+        var (t, c) = await OpenAsync(diskBytes: 32 << 20, configure: o => o.SendBufferSize = sendBufferSize);
+        await using var _ = t;
+        await using var __ = c;
+        new Random(sendBufferSize).NextBytes(t.Disks[0].Bytes.AsSpan(0, 32 << 20));
+        var all = new MemoryStream();
+        for (int i = 0; i < 8; i++) all.Write(Request(NbdCommand.Read, (ulong)i, (ulong)i << 22, 4 << 20));
+        await c.WriteAsync(all.ToArray());
+        var seen = new HashSet<ulong>();
+        for (int i = 0; i < 8; i++)
+        {
+            var (error, cookie, back) = await ReadAnyReadReplyAsync(c, _ => 4 << 20);
+            Assert.Equal(0u, error);
+            Assert.True(seen.Add(cookie));
+            Assert.Equal(t.Disks[0].Bytes.AsSpan((int)cookie << 22, 4 << 20).ToArray(), back);
+        }
+    }
+
     [Fact]
     public async Task ClientThatStopsReadingStopsTheServerReadingWithinTheByteBudget()
     {

@@ -77,5 +77,7 @@ public class ServingModeTests
         Assert.Throws<ArgumentException>(() => new NbdServer(new NbdServerOptions { MaxPayload = 100 }));
         Assert.Throws<ArgumentException>(() => new NbdServer(new NbdServerOptions { DefaultExportName = "none" }));
         Assert.Throws<ArgumentException>(() => new NbdServer(new NbdServerOptions { MaxInFlightPerConnection = 0 }));
+        var e = Assert.Throws<ArgumentException>(() => new NbdServer(new NbdServerOptions { SendBufferSize = -1 }));
+        Assert.Contains("SendBufferSize", e.Message);
     }
 }
