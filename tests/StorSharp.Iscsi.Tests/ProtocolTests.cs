@@ -31,6 +31,22 @@ public sealed class ProtocolTests
     private static byte[] Read10(uint lba, ushort blocks) => [0x28, 0, (byte)(lba >> 24), (byte)(lba >> 16), (byte)(lba >> 8), (byte)lba, 0, (byte)(blocks >> 8), (byte)blocks, 0];
     private static byte[] Write10(uint lba, ushort blocks) => [0x2A, 0, (byte)(lba >> 24), (byte)(lba >> 16), (byte)(lba >> 8), (byte)lba, 0, (byte)(blocks >> 8), (byte)blocks, 0];
 
+    [Theory]
+    [InlineData(0)]          // the kernel's autotuning
+    [InlineData(4096)]       // the smallest: every Data-In burst leaves in many partial sends
+    [InlineData(384 * 1024)] // the default
+    public async Task A_large_read_arrives_intact_whatever_the_send_buffer(int sendBufferSize)
+    {
+        await using var t = await TestTarget.StartAsync(o => o.SendBufferSize = sendBufferSize);
+        await using var c = await LoggedInAsync(t);
+        var disk = t.Miniport.Disk(0);
+        new Random(sendBufferSize).NextBytes(disk);
+        var (status, data, _, _) = await c.ExecuteAsync(Read10(0, (ushort)(disk.Length / 512)), (uint)disk.Length, read: true);
+        Assert.Equal(0, status);
+        Assert.Equal(disk, data);
+        Assert.Throws<ArgumentException>(() => new IscsiTargetOptions { SendBufferSize = -1 }.Validate());
+    }
+
     [Fact]
     public async Task Write_with_r2t_then_read_back_across_many_pdus()
     {

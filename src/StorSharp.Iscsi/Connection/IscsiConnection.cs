@@ -54,6 +54,7 @@ internal sealed partial class IscsiConnection : ISrbCompletionHandler, IscsiConn
         _options = server.Options;
         _socket = socket;
         socket.NoDelay = true; // peer-benchmarks.md: Nagle plus delayed ACK stalls request/response traffic
+        if (_options.SendBufferSize > 0) socket.SendBufferSize = _options.SendBufferSize; // see IscsiTargetOptions.SendBufferSize
         Remote = socket.RemoteEndPoint?.ToString() ?? "?";
         Local = socket.LocalEndPoint as IPEndPoint;
         _input = PipeReader.Create(new NetworkStream(socket, ownsSocket: false), new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024));
