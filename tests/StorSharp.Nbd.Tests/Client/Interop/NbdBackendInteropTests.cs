@@ -42,8 +42,16 @@ public class NbdBackendInteropTests
         return all;
     }
 
+    /// <summary>Waits until the writers have finished <paramref name="rounds"/> rounds between them: they are under way, far from done.</summary>
+    private static async Task UnderWayAsync(int[] roundsDone, int rounds)
+    {
+        var deadline = DateTime.UtcNow + Limit;
+        while (Volatile.Read(ref roundsDone[0]) < rounds && DateTime.UtcNow < deadline) await Task.Delay(5);
+    }
+
     /// <summary>Writers, each owning a region, writing patterns of varied sizes; <paramref name="model"/> tracks what must be there.</summary>
-    private static async Task RunWritersAsync(IBlockDevice device, byte[] model, int writers, int rounds, int seedBase, CancellationToken ct = default)
+    /// <param name="roundsDone">Counts finished rounds, so a test can act once the writers are under way.</param>
+    private static async Task RunWritersAsync(IBlockDevice device, byte[] model, int writers, int rounds, int seedBase, CancellationToken ct = default, int[]? roundsDone = null)
     {
         int blockSize = device.Geometry.LogicalBlockSize;
         int region = model.Length / writers;
@@ -60,6 +68,7 @@ public class NbdBackendInteropTests
                 byte[] check = new byte[data.Length];
                 await device.ReadAsync(start / blockSize, check, ct);
                 Assert.Equal(data, check);
+                if (roundsDone is not null) Interlocked.Increment(ref roundsDone[0]);
             }
         })));
     }
@@ -176,8 +185,9 @@ public class NbdBackendInteropTests
         await using var device = await NbdBlockDevice.ConnectAsync(Options(nbdkit.Address), l => { lock (log) log.Add(l); });
         byte[] model = new byte[32 * Mi];
 
-        var writers = RunWritersAsync(device, model, writers: 8, rounds: 40, seedBase: 20);
-        await Task.Delay(300);
+        var done = new int[1];
+        var writers = RunWritersAsync(device, model, writers: 8, rounds: 40, seedBase: 20, roundsDone: done);
+        await UnderWayAsync(done, 8); // mid-run whatever the machine's speed: 8 of 320 rounds done
         int pid = nbdkit.Pid!.Value;
         await nbdkit.KillAsync();
         await Task.Delay(500);
@@ -205,8 +215,9 @@ public class NbdBackendInteropTests
         await RunWritersAsync(device, model, writers: 4, rounds: 10, seedBase: 30);
         var extents = new BlockExtent[256];
         int n = await device.GetExtentsAsync(0, device.Geometry.BlockCount, extents);
-        var writers = RunWritersAsync(device, model, writers: 4, rounds: 20, seedBase: 31);
-        await Task.Delay(200);
+        var done = new int[1];
+        var writers = RunWritersAsync(device, model, writers: 4, rounds: 20, seedBase: 31, roundsDone: done);
+        await UnderWayAsync(done, 4); // mid-run: 4 of 80 rounds done
         await qemu.KillAsync();
         await Task.Delay(300);
         await qemu.StartAsync();
