@@ -1,8 +1,6 @@
 using System.Globalization;
-using Microsoft.AspNetCore.Http;
 using StorSharp.Block;
 using StorSharp.Host.Configuration;
-using StorSharp.Host.Management;
 using StorSharp.Optical;
 using StorSharp.Port;
 
@@ -90,7 +88,7 @@ public sealed class DvdMedia : IAsyncDisposable
     /// Puts the ISO at <paramref name="path"/> in the drive and closes the tray, replacing the disc
     /// there unless a host has locked it in: every I_T nexus gets UNIT ATTENTION 28h/00h, event 1070 is logged.
     /// </summary>
-    /// <exception cref="ManagementException">400 (<c>path</c>) when the file cannot be opened as a disc; 409 when a host locked the loaded disc. Nothing changed then.</exception>
+    /// <exception cref="LunChangeException">Invalid (<c>path</c>) when the file cannot be opened as a disc; Conflict when a host locked the loaded disc. Nothing changed then.</exception>
     internal async Task InsertAsync(string path, LogicalUnit unit, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -104,7 +102,7 @@ public sealed class DvdMedia : IAsyncDisposable
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or BlockDeviceException or ArgumentException)
             {
-                throw ManagementException.BadArgument("path", $"cannot open {path}: {e.Message}");
+                throw new LunChangeException(LunChangeRefusal.Invalid, "path", $"cannot open {path}: {e.Message}");
             }
             Inserted inserted;
             try
@@ -115,7 +113,7 @@ public sealed class DvdMedia : IAsyncDisposable
             catch (Exception e) when (e is ArgumentException or InvalidOperationException)
             {
                 await image.DisposeAsync().ConfigureAwait(false);
-                throw e is InvalidOperationException ? LockedForInsert() : ManagementException.BadArgument("path", $"{path}: {e.Message}");
+                throw e is InvalidOperationException ? LockedForInsert() : new LunChangeException(LunChangeRefusal.Invalid, "path", $"{path}: {e.Message}");
             }
             var previous = Interlocked.Exchange(ref _current, inserted);
             if (previous is not null) Retire(previous.Image, unit);
@@ -137,7 +135,7 @@ public sealed class DvdMedia : IAsyncDisposable
     /// the request is refused, unless <paramref name="force"/> (the emergency eject of a real drive).
     /// Ejecting an empty drive opens its tray.
     /// </summary>
-    /// <exception cref="ManagementException">409 when a host locked the disc in and <paramref name="force"/> is false.</exception>
+    /// <exception cref="LunChangeException">Conflict (<c>force</c>) when a host locked the disc in and <paramref name="force"/> is false.</exception>
     internal async Task EjectAsync(bool force, LogicalUnit unit, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -149,9 +147,8 @@ public sealed class DvdMedia : IAsyncDisposable
                 Log(unit, StorageEventIds.MediaEjectRefused, EventLevel.Warning,
                     $"The disc in {Name} ({unit.Address} on {unit.Adapter.DeviceName}) was not ejected: a host prevents medium removal. The hosts were sent an eject request.",
                     ("Path", DiscPath ?? ""));
-                throw new ManagementException(StatusCodes.Status409Conflict,
-                    $"{Name}: a host has locked the disc in the drive (PREVENT ALLOW MEDIUM REMOVAL), so it stays; the hosts were sent an eject request (GET EVENT STATUS NOTIFICATION EjectRequest) and may unlock and eject it themselves. Use force (storsharp media eject --force) to take it out anyway.",
-                    "force");
+                throw new LunChangeException(LunChangeRefusal.Conflict, "force",
+                    $"{Name}: a host has locked the disc in the drive (PREVENT ALLOW MEDIUM REMOVAL), so it stays; the hosts were sent an eject request (GET EVENT STATUS NOTIFICATION EjectRequest) and may unlock and eject it themselves. Use force (storsharp media eject --force) to take it out anyway.");
             }
             if (Interlocked.Exchange(ref _current, null) is { } taken)
             {
@@ -185,8 +182,8 @@ public sealed class DvdMedia : IAsyncDisposable
 
     private string Name => $"LUN {_settings.Number} of {_settings.Target}";
 
-    private ManagementException LockedForInsert() => new(StatusCodes.Status409Conflict,
-        $"{Name}: a host has locked the disc in the drive (PREVENT ALLOW MEDIUM REMOVAL); eject it first (storsharp media eject --force takes it out anyway)", "lun");
+    private LunChangeException LockedForInsert() => new(LunChangeRefusal.Conflict, "lun",
+        $"{Name}: a host has locked the disc in the drive (PREVENT ALLOW MEDIUM REMOVAL); eject it first (storsharp media eject --force takes it out anyway)");
 
     /// <summary>Closes <paramref name="image"/> once no request that may be reading it is outstanding on <paramref name="unit"/>.</summary>
     private void Retire(IBlockDevice image, LogicalUnit unit)
@@ -219,14 +216,8 @@ public sealed class DvdMedia : IAsyncDisposable
 
     private void Log(LogicalUnit unit, int id, EventLevel level, string message, params (string Key, string Value)[] data)
     {
-        var values = new Dictionary<string, string>
-        {
-            ["Address"] = unit.Address.ToString(),
-            ["Target"] = _settings.Target,
-            ["Lun"] = _settings.Number.ToString(CultureInfo.InvariantCulture),
-        };
-        foreach (var (key, value) in data) values[key] = value;
-        unit.Adapter.Events.Write(new StorageEvent(id, unit.Adapter.Time.GetUtcNow(), level, unit.Adapter.Registration.Name, unit.Adapter.DeviceName, message, values));
+        unit.Adapter.Log(id, level, message,
+            [("Address", unit.Address.ToString()), ("Target", _settings.Target), ("Lun", _settings.Number.ToString(CultureInfo.InvariantCulture)), .. data]);
     }
 }
 

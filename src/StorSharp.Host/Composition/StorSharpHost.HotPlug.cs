@@ -17,7 +17,7 @@ public enum LunChangeRefusal
     Conflict,
 }
 
-/// <summary>A run-time LUN change (add, remove, resize) was refused before anything changed.</summary>
+/// <summary>A run-time LUN change (add, remove, resize, a DVD's disc inserted or ejected) was refused before anything changed.</summary>
 /// <param name="refusal">Which kind of refusal.</param>
 /// <param name="field">The request field at fault (<c>target</c>, <c>lun</c>, <c>size</c>, <c>faults[0].rate</c>...).</param>
 /// <param name="message">What is wrong, for people.</param>
@@ -191,9 +191,9 @@ public sealed partial class StorSharpHost
             {
                 lun.Adapter.Services.ResumeDevice(lun.Address);
             }
-            unit.Adapter.Events.Write(new StorageEvent(StorageEventIds.LunResized, unit.Adapter.Time.GetUtcNow(), EventLevel.Information, unit.Adapter.Registration.Name, unit.Adapter.DeviceName,
+            unit.Adapter.Log(StorageEventIds.LunResized, EventLevel.Information,
                 $"Logical unit {lun.Address} on {unit.Adapter.DeviceName} grew from {geometry.SizeBytes} to {sizeBytes} bytes.",
-                new Dictionary<string, string> { ["Address"] = lun.Address.ToString(), ["PreviousBytes"] = geometry.SizeBytes.ToString(), ["SizeBytes"] = sizeBytes.ToString() }));
+                ("Address", lun.Address.ToString()), ("PreviousBytes", geometry.SizeBytes.ToString()), ("SizeBytes", sizeBytes.ToString()));
             foreach (var frontEnd in _frontEnds.OfType<ILunHotPlug>())
                 await frontEnd.LunResizedAsync(lun, CancellationToken.None).ConfigureAwait(false);
             return lun;

@@ -708,7 +708,12 @@ public sealed class Adapter
 
     internal long TimeSpanToTicks(TimeSpan span) => (long)(span.TotalSeconds * Time.TimestampFrequency);
 
-    internal void Log(int id, EventLevel level, string message, params (string Key, string Value)[] data)
+    /// <summary>
+    /// Writes an event from this adapter to the port's event log: the time from the port's clock,
+    /// the miniport's name as the source, the adapter's device name, and <paramref name="data"/> as
+    /// the event's fields. Not for the per-request path (it allocates).
+    /// </summary>
+    public void Log(int id, EventLevel level, string message, params (string Key, string Value)[] data)
     {
         var dict = new Dictionary<string, string>(data.Length);
         foreach (var (k, v) in data) dict[k] = v;

@@ -344,6 +344,18 @@ public sealed class LogicalUnit
         lock (_lock) for (var s = _outstanding.First; s is not null; s = s.QueueNext) into.Add(s);
     }
 
+    /// <summary>
+    /// Claims every request the miniport still holds for the port to complete itself (the end of a
+    /// reset, a surprise removal, StorPortCompleteAllRequests) and adds them to <paramref name="into"/>;
+    /// those the miniport completes meanwhile stay its own.
+    /// </summary>
+    internal void ClaimAllOutstanding(List<Srb> into, long now)
+    {
+        var snapshot = new List<Srb>();
+        SnapshotOutstanding(snapshot);
+        foreach (var srb in snapshot) if (TryClaimOutstanding(srb, now)) into.Add(srb);
+    }
+
     /// <summary>Removes <paramref name="srb"/> from the pending list if it is still there (an abort).</summary>
     internal bool TryRemovePending(Srb srb)
     {

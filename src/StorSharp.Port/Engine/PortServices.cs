@@ -17,19 +17,10 @@ internal sealed class PortServices(Adapter adapter) : IPortServices
     {
         var now = Time.GetTimestamp();
         var claimed = new List<Srb>();
-        foreach (var lu in adapter.LogicalUnits)
-        {
-            if (!address.Matches(lu.Address)) continue;
-            var snapshot = new List<Srb>();
-            lu.SnapshotOutstanding(snapshot);
-            foreach (var srb in snapshot)
-            {
-                if (!lu.TryClaimOutstanding(srb, now)) continue;
-                // The miniport says it is done with these: it gives up its hold on the SRB too.
-                if (Interlocked.Exchange(ref srb.MiniportOwned, 0) == 1) srb.DropReference();
-                claimed.Add(srb);
-            }
-        }
+        foreach (var lu in adapter.LogicalUnits) if (address.Matches(lu.Address)) lu.ClaimAllOutstanding(claimed, now);
+        // The miniport says it is done with these: it gives up its hold on the SRBs too.
+        foreach (var srb in claimed)
+            if (Interlocked.Exchange(ref srb.MiniportOwned, 0) == 1) srb.DropReference();
         foreach (var srb in claimed)
         {
             srb.Status = status;

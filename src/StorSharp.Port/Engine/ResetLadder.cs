@@ -232,12 +232,7 @@ internal sealed class ResetLadder(Adapter adapter)
     {
         var now = adapter.Time.GetTimestamp();
         var leftovers = new List<Srb>();
-        foreach (var lu in op.Held)
-        {
-            var snapshot = new List<Srb>();
-            lu.SnapshotOutstanding(snapshot);
-            foreach (var s in snapshot) if (lu.TryClaimOutstanding(s, now)) leftovers.Add(s);
-        }
+        foreach (var lu in op.Held) lu.ClaimAllOutstanding(leftovers, now);
         foreach (var s in leftovers) adapter.ForceComplete(s, SrbStatus.BusReset);
         foreach (var lu in op.Held) lu.Faults?.ReleaseStalled(); // the fault filter lets go of what it stalled
         foreach (var lu in op.Held) lu.RemoveResetHold(now);

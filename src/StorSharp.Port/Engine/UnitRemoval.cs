@@ -26,13 +26,11 @@ internal static class UnitRemoval
         {
             lu.MarkRemoved();
             var now = adapter.Time.GetTimestamp();
-            var pending = new List<Srb>();
-            lu.TakeAllPending(pending);
-            var outstanding = new List<Srb>();
-            lu.SnapshotOutstanding(outstanding);
-            foreach (var srb in pending) { adapter.ForceComplete(srb, SrbStatus.NoDevice); failed++; }
-            foreach (var srb in outstanding)
-                if (lu.TryClaimOutstanding(srb, now)) { adapter.ForceComplete(srb, SrbStatus.NoDevice); failed++; }
+            var requests = new List<Srb>();
+            lu.TakeAllPending(requests);
+            lu.ClaimAllOutstanding(requests, now);
+            foreach (var srb in requests) adapter.ForceComplete(srb, SrbStatus.NoDevice);
+            failed = requests.Count;
             // Requests a fault filter was stalling are claimed above; clearing the filter lets go of them.
             if (lu.Faults is not null) lu.SetFaults(null);
             Call(adapter, unitControl, UnitControlType.SurpriseRemoval, lu.Address, none);

@@ -206,14 +206,17 @@ public sealed class ScsiDiskMiniport : IVirtualMiniport, IMiniportUnitControl
         {
             if (!_units.TryGetValue(address, out var unit) || (_departing.Contains(address) && !surprise))
                 throw new ArgumentException($"No LU is at {address}{(_departing.Contains(address) ? " (it is already being removed)" : "")}.", nameof(address));
-            _departing.Add(address);
             if (surprise)
             {
+                _departing.Remove(address); // an orderly removal under way becomes a surprise one
                 _vanished[address] = unit;
-                _departing.Remove(address);
                 PublishLocked(_units.Where(kv => kv.Key != address).ToDictionary());
             }
-            else _targets = TargetsOf(_units.Keys.Where(k => !_departing.Contains(k)));
+            else
+            {
+                _departing.Add(address);
+                _targets = TargetsOf(_units.Keys.Where(k => !_departing.Contains(k)));
+            }
         }
         AnnounceLunChange(address);
         port.BusChangeDetected(address.PathId);

@@ -20,7 +20,8 @@ internal sealed class EjectMedia : IManagementOperation
         var body = await ManagementContext.ReadObjectAsync(http).ConfigureAwait(false);
         ManagementContext.OnlyFields(body, "force");
         var force = MediaLuns.Bool(body, "force") ?? false;
-        await media.EjectAsync(force, unit, http.RequestAborted).ConfigureAwait(false);
+        try { await media.EjectAsync(force, unit, http.RequestAborted).ConfigureAwait(false); }
+        catch (LunChangeException e) { throw ManagementContext.Refused(e); }
         return MediaLuns.Answer(lun, media);
     }
 }

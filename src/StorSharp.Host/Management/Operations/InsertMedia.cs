@@ -27,7 +27,8 @@ internal sealed class InsertMedia : IManagementOperation
         if (!Path.IsPathFullyQualified(path))
             throw ManagementException.BadArgument("path", $"'{path}' is relative; give an absolute path (the server's working folder is not the client's; storsharp media insert makes it absolute)");
         if (DiscImageFile.Problem(path, path) is { } problem) throw ManagementException.BadArgument("path", problem);
-        await media.InsertAsync(path, unit, http.RequestAborted).ConfigureAwait(false);
+        try { await media.InsertAsync(path, unit, http.RequestAborted).ConfigureAwait(false); }
+        catch (LunChangeException e) { throw ManagementContext.Refused(e); }
         return MediaLuns.Answer(lun, media);
     }
 }

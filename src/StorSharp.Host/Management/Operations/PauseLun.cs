@@ -20,10 +20,9 @@ internal sealed class PauseLun : IManagementOperation
         ManagementContext.OnlyFields(body, "seconds");
         var seconds = ManagementContext.Number(body, "seconds", 0.001, 86400) ?? 3600;
         unit.Adapter.Services.PauseDevice(unit.Address, TimeSpan.FromSeconds(seconds));
-        unit.Adapter.Events.Write(new StorageEvent(StorageEventIds.DevicePaused, unit.Adapter.Time.GetUtcNow(), EventLevel.Information,
-            unit.Adapter.Registration.Name, unit.Adapter.DeviceName,
+        unit.Adapter.Log(StorageEventIds.DevicePaused, EventLevel.Information,
             $"Device {unit.Address} on {unit.Adapter.DeviceName} was paused for up to {seconds:0.###} s by management.",
-            new Dictionary<string, string> { ["Address"] = unit.Address.ToString(), ["Seconds"] = seconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) }));
+            ("Address", unit.Address.ToString()), ("Seconds", seconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)));
         return Results.Json(context.Describe(lun));
     }
 }

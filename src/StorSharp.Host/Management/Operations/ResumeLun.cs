@@ -14,10 +14,8 @@ internal sealed class ResumeLun : IManagementOperation
         var (lun, unit) = context.FindLun(http);
         ManagementContext.OnlyFields(await ManagementContext.ReadObjectAsync(http).ConfigureAwait(false));
         unit.Adapter.Services.ResumeDevice(unit.Address);
-        unit.Adapter.Events.Write(new StorageEvent(StorageEventIds.DeviceResumed, unit.Adapter.Time.GetUtcNow(), EventLevel.Information,
-            unit.Adapter.Registration.Name, unit.Adapter.DeviceName,
-            $"Device {unit.Address} on {unit.Adapter.DeviceName} was resumed by management.",
-            new Dictionary<string, string> { ["Address"] = unit.Address.ToString() }));
+        unit.Adapter.Log(StorageEventIds.DeviceResumed, EventLevel.Information,
+            $"Device {unit.Address} on {unit.Adapter.DeviceName} was resumed by management.", ("Address", unit.Address.ToString()));
         return Results.Json(context.Describe(lun));
     }
 }
