@@ -14,13 +14,10 @@ internal static class LunCommands
 {
     public static Command Build()
     {
-        var (url, token, state) = ManagementCommandLine.EndpointOptions();
-        url.Recursive = token.Recursive = state.Recursive = true;
-        var command = new Command("lun", "Add, remove or resize a LUN of the running server (hot plug): lun add | remove | resize (see docs/management.md).") { url, token, state };
-        ManagementCommands.Endpoint Endpoint(ParseResult parse) => ManagementCommandLine.EndpointOf(parse, url, token, state);
-        command.Add(Add(Endpoint));
-        command.Add(Remove(Endpoint));
-        command.Add(Resize(Endpoint));
+        var command = ManagementCommandLine.GroupCommand("lun", "Add, remove or resize a LUN of the running server (hot plug): lun add | remove | resize (see docs/management.md).", out var endpoint);
+        command.Add(Add(endpoint));
+        command.Add(Remove(endpoint));
+        command.Add(Resize(endpoint));
         return command;
     }
 

@@ -22,6 +22,21 @@ internal static class ManagementCommandLine
     public static ManagementCommands.Endpoint EndpointOf(ParseResult parse, Option<string> url, Option<string> token, Option<string> state) =>
         new(parse.GetValue(url), parse.GetValue(token), parse.GetValue(state));
 
+    /// <summary>
+    /// A command whose subcommands all talk to the API (<c>fault</c>, <c>lun</c>, <c>media</c>): the
+    /// endpoint options are given once, on it, and apply to every subcommand.
+    /// </summary>
+    /// <param name="name">The command's name.</param>
+    /// <param name="description">Its help text.</param>
+    /// <param name="endpoint">Reads the endpoint of a parsed subcommand.</param>
+    public static Command GroupCommand(string name, string description, out Func<ParseResult, ManagementCommands.Endpoint> endpoint)
+    {
+        var (url, token, state) = EndpointOptions();
+        url.Recursive = token.Recursive = state.Recursive = true;
+        endpoint = parse => EndpointOf(parse, url, token, state);
+        return new Command(name, description) { url, token, state };
+    }
+
     public static IEnumerable<Command> Commands(CancellationToken cancellationToken)
     {
         yield return Luns();
@@ -60,31 +75,28 @@ internal static class ManagementCommandLine
 
     private static Command Fault()
     {
-        var (url, token, state) = EndpointOptions();
-        url.Recursive = token.Recursive = state.Recursive = true;
-        var command = new Command("fault", "Inject faults into a running server: fault set | clear | link-down | drop-connections (see docs/faults.md).") { url, token, state };
-        ManagementCommands.Endpoint Endpoint(ParseResult parse) => EndpointOf(parse, url, token, state);
+        var command = GroupCommand("fault", "Inject faults into a running server: fault set | clear | link-down | drop-connections (see docs/faults.md).", out var endpoint);
 
         var (target, lun) = LunArguments();
         var rules = new Argument<string>("RULES") { Description = "The rules as JSON, in the shape of luns[].faults: '[{\"kind\":\"stall\",\"count\":1}]'." };
         var set = new Command("set", "Replace a LUN's fault rules (delay, error, busy, queueFull, stall, timeout, commandTimeout).") { target, lun, rules };
-        set.SetAction(parse => ManagementCommands.SetFaultsAsync(Endpoint(parse), parse.GetValue(target)!, parse.GetValue(lun), parse.GetValue(rules)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        set.SetAction(parse => ManagementCommands.SetFaultsAsync(endpoint(parse), parse.GetValue(target)!, parse.GetValue(lun), parse.GetValue(rules)!, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         command.Add(set);
 
         var (target2, lun2) = LunArguments();
         var clear = new Command("clear", "Turn fault injection off on a LUN (stalled requests are released).") { target2, lun2 };
-        clear.SetAction(parse => ManagementCommands.ClearFaultsAsync(Endpoint(parse), parse.GetValue(target2)!, parse.GetValue(lun2), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        clear.SetAction(parse => ManagementCommands.ClearFaultsAsync(endpoint(parse), parse.GetValue(target2)!, parse.GetValue(lun2), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         command.Add(clear);
 
         var seconds = new Argument<double>("SECONDS") { Description = "How long the link stays down." };
         var adapter = new Argument<int>("ADAPTER") { Description = "The adapter number (N of RaidPortN).", DefaultValueFactory = _ => 0 };
         var linkDown = new Command("link-down", "Take the adapter's link down for SECONDS (LinkDown, then LinkUp): I/O is held up to LinkDownTimeout, then fails.") { seconds, adapter };
-        linkDown.SetAction(parse => ManagementCommands.LinkDownAsync(Endpoint(parse), parse.GetValue(adapter), parse.GetValue(seconds), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        linkDown.SetAction(parse => ManagementCommands.LinkDownAsync(endpoint(parse), parse.GetValue(adapter), parse.GetValue(seconds), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         command.Add(linkDown);
 
         var (target4, lun4) = LunArguments();
         var drop = new Command("drop-connections", "Close every iSCSI and NBD connection that uses the LUN, as a network failure would.") { target4, lun4 };
-        drop.SetAction(parse => ManagementCommands.DropConnectionsAsync(Endpoint(parse), parse.GetValue(target4)!, parse.GetValue(lun4), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        drop.SetAction(parse => ManagementCommands.DropConnectionsAsync(endpoint(parse), parse.GetValue(target4)!, parse.GetValue(lun4), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
         command.Add(drop);
         return command;
     }
