@@ -84,6 +84,7 @@ public static class StorSharpCommandLine
         var config = new Option<string>("--config") { Description = "A YAML or JSON configuration file (see examples/storsharp.yaml). Without it: one 1 GiB sparse RAM disk.", HelpName = "FILE" };
         var iscsi = new Option<string>("--iscsi") { Description = "The iSCSI portal to listen on, or off. Default: 127.0.0.1:3260.", HelpName = "ADDR:PORT|off" };
         var nbd = new Option<string>("--nbd") { Description = "The NBD address to listen on, or off. Default: 127.0.0.1:10809.", HelpName = "ADDR:PORT|off" };
+        var receivePoll = new Option<string>("--receive-poll") { Description = "How long a busy connection from a client at queue depth 1 polls for its next request before it sleeps (trades CPU for latency), or off. Default: 50us.", HelpName = "DURATION|off" };
         var size = new Option<string>("--size") { Description = "Size of the default disk: bytes, or with K, M, G, T (binary). Default: 1G.", HelpName = "SIZE" };
         var blockSize = new Option<int?>("--block-size") { Description = "Logical block size of the default disk: 512 or 4096. Default: 512.", HelpName = "512|4096" };
         var file = new Option<string>("--file") { Description = "Back the default disk with this file; a missing file is created sparse with --size.", HelpName = "PATH" };
@@ -95,7 +96,7 @@ public static class StorSharpCommandLine
         var traceMaxSize = new Option<string>("--trace-max-size") { Description = "The most bytes the trace may hold; later requests are dropped and counted. Default: 512M.", HelpName = "SIZE" };
         var command = new Command("serve", "Serve virtual disks over iSCSI and NBD until SIGINT or SIGTERM.")
         {
-            config, iscsi, nbd, size, blockSize, file, readOnly, eventLog, management, nbdStdio, trace, traceMaxSize,
+            config, iscsi, nbd, receivePoll, size, blockSize, file, readOnly, eventLog, management, nbdStdio, trace, traceMaxSize,
         };
         command.SetAction(async (parse, token) =>
         {
@@ -104,6 +105,7 @@ public static class StorSharpCommandLine
                 ConfigPath = parse.GetValue(config),
                 Iscsi = parse.GetValue(iscsi),
                 Nbd = parse.GetValue(nbd),
+                ReceivePoll = parse.GetValue(receivePoll),
                 Size = parse.GetValue(size),
                 BlockSize = parse.GetValue(blockSize),
                 File = parse.GetValue(file),

@@ -18,6 +18,9 @@ public sealed record ServeOptions
     /// <summary><c>--nbd ADDR:PORT|off</c>: replaces the NBD address, or turns NBD off.</summary>
     public string? Nbd { get; init; }
 
+    /// <summary><c>--receive-poll DURATION|off</c>: how long a busy connection from a client in lock step polls for its next request before it sleeps (default 50us).</summary>
+    public string? ReceivePoll { get; init; }
+
     /// <summary><c>--size SIZE</c>: the default disk's size (for example 1G).</summary>
     public string? Size { get; init; }
 
@@ -117,6 +120,13 @@ public sealed record ServeOptions
             else if (EndpointParser.TryParse(Nbd, StorSharpConfiguration.DefaultNbdPort, out var ep, out var problem)) config = config with { Nbd = config.Nbd with { Enabled = true, Listen = ep } };
             else Fail("--nbd", problem + "; or off");
             locator.RecordOption("nbd.listen", "--nbd");
+        }
+        if (ReceivePoll is not null)
+        {
+            if (IsOff(ReceivePoll)) config = config with { Nbd = config.Nbd with { ReceivePoll = TimeSpan.Zero } };
+            else if (DurationParser.TryParse(ReceivePoll, out var window, out var problem)) config = config with { Nbd = config.Nbd with { ReceivePoll = window } };
+            else Fail("--receive-poll", problem + "; or off");
+            locator.RecordOption("nbd.receivePoll", "--receive-poll");
         }
         if (EventLog is not null)
         {

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using StorSharp.Class;
 using StorSharp.Port;
 using StorSharp.Nbd.Server;
+using StorSharp.Transport;
 
 namespace StorSharp.Nbd;
 
@@ -41,6 +42,7 @@ public sealed class NbdServer : IAsyncDisposable
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly SemaphoreSlim _openLock = new(1, 1);
+    private readonly ReceivePolling _polling;
     private NbdServerCore? _core;
     private IPEndPoint? _localEndpoint;
     private int _disposed;
@@ -61,14 +63,19 @@ public sealed class NbdServer : IAsyncDisposable
             MaxInFlightBytesPerConnection = options.MaxInFlightBytesPerConnection,
             MaxOptionLength = options.MaxOptionLength,
             SendBufferSize = options.SendBufferSize,
+            ReceivePollWindow = options.ReceivePollWindow,
         };
         _options.Validate();
+        _polling = new ReceivePolling(_options.ReceivePollWindow);
         _log = log;
     }
 
     /// <summary>The endpoint the server listens on, with the port actually bound.</summary>
     /// <exception cref="InvalidOperationException">The server is not listening on an IP endpoint.</exception>
     public IPEndPoint LocalEndpoint => _localEndpoint ?? throw new InvalidOperationException("The NBD server is not listening on an IP endpoint; call StartAsync first.");
+
+    /// <summary>The receive polling its TCP connections share (<see cref="NbdServerOptions.ReceivePollWindow"/>), with its counters.</summary>
+    public ReceivePolling ReceivePolling => _polling;
 
     /// <summary>How many connections are open now.</summary>
     public int ConnectionCount => _connections.Count;
@@ -293,7 +300,7 @@ public sealed class NbdServer : IAsyncDisposable
             if (_options.SendBufferSize > 0) socket.SendBufferSize = _options.SendBufferSize; // see NbdServerOptions.SendBufferSize
         }
         string peer = socket.RemoteEndPoint?.ToString() ?? "unknown";
-        var stream = new NetworkStream(socket, ownsSocket: true);
+        var stream = new PollingNetworkStream(socket, _polling, ownsSocket: true);
         var reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
         var writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
         // Replies leave through the socket itself (gather writes); the pipes serve negotiation and requests.

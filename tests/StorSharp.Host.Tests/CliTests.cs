@@ -51,7 +51,7 @@ public sealed partial class CliTests
     {
         var (code, output, _) = await Run("serve", "--help");
         Assert.Equal(0, code);
-        foreach (var option in new[] { "--config", "--iscsi", "--nbd", "--size", "--block-size", "--file", "--read-only", "--event-log", "--nbd-stdio" })
+        foreach (var option in new[] { "--config", "--iscsi", "--nbd", "--receive-poll", "--size", "--block-size", "--file", "--read-only", "--event-log", "--nbd-stdio" })
             Assert.Contains(option, output);
     }
 
@@ -63,6 +63,8 @@ public sealed partial class CliTests
     [InlineData(new[] { "serve", "--size", "1000", "--block-size", "4096" }, "--size: 1000 bytes is not a whole number of 4096-byte blocks")]
     [InlineData(new[] { "serve", "--iscsi", "nowhere:1" }, "--iscsi: 'nowhere' is not an IP address")]
     [InlineData(new[] { "serve", "--nbd", "127.0.0.1:99999" }, "--nbd: '99999' is not a TCP port")]
+    [InlineData(new[] { "serve", "--receive-poll", "fast" }, "--receive-poll: 'fast' is not a duration")]
+    [InlineData(new[] { "serve", "--receive-poll", "20ms" }, "--receive-poll: 20ms is too long")]
     [InlineData(new[] { "serve", "--iscsi", "off", "--nbd", "off" }, "nothing to serve")]
     [InlineData(new[] { "serve", "--iscsi", "127.0.0.1:4000", "--nbd", "127.0.0.1:4000" }, "--nbd: 127.0.0.1:4000 is also iscsi.portals[0]")]
     [InlineData(new[] { "serve", "--config", "/nonexistent/s.yaml" }, "/nonexistent/s.yaml: cannot read the configuration: the file does not exist")]

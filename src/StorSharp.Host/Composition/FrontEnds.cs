@@ -48,7 +48,11 @@ public sealed record ComposedLun(ScsiAddress Address, IBlockDevice Device, LunSe
 /// <param name="Listen">The address to listen on; null when only <see cref="INbdFrontEnd.ServeConnectionAsync"/> is used.</param>
 /// <param name="Exports">The exports, each with the LU it serves.</param>
 /// <param name="Events">The port's event log.</param>
-public sealed record NbdFrontEndSpec(IPEndPoint? Listen, IReadOnlyList<(NbdExportSettings Export, ComposedLun Lun)> Exports, EventLog Events);
+public sealed record NbdFrontEndSpec(IPEndPoint? Listen, IReadOnlyList<(NbdExportSettings Export, ComposedLun Lun)> Exports, EventLog Events)
+{
+    /// <summary>How long a busy lock-step connection polls for its next request before it sleeps (<see cref="NbdSettings.ReceivePoll"/>); zero for off.</summary>
+    public TimeSpan ReceivePoll { get; init; } = StorSharp.Transport.ReceivePolling.DefaultWindow;
+}
 
 /// <summary>What the iSCSI front end is built from.</summary>
 /// <param name="Portals">The addresses to listen on.</param>

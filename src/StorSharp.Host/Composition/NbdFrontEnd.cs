@@ -13,6 +13,7 @@ internal sealed class NbdFrontEnd(NbdFrontEndSpec spec) : INbdFrontEnd, ILunHotP
     {
         Endpoint = spec.Listen ?? new IPEndPoint(IPAddress.Loopback, 0),
         Exports = [.. spec.Exports.Select(e => Export(e.Export, e.Lun))],
+        ReceivePollWindow = spec.ReceivePoll,
     });
 
     private static NbdExport Export(Configuration.NbdExportSettings e, ComposedLun lun) =>

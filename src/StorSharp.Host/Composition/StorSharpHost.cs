@@ -185,7 +185,7 @@ public sealed partial class StorSharpHost : IAsyncDisposable
             if (components.CreateNbd is null) throw new HostStartException("this build has no NBD server; start with --nbd off");
             var exports = config.Nbd.Exports.Select(e => (e, luns.First(l => l.Settings.Number == e.Lun && string.Equals(l.Settings.Target, e.Target, StringComparison.OrdinalIgnoreCase)))).ToList();
             NbdExports = exports;
-            Nbd = components.CreateNbd(new NbdFrontEndSpec(config.Nbd.Enabled ? config.Nbd.Listen : null, exports, _events));
+            Nbd = components.CreateNbd(new NbdFrontEndSpec(config.Nbd.Enabled ? config.Nbd.Listen : null, exports, _events) { ReceivePoll = config.Nbd.ReceivePoll });
             _frontEnds.Add(Nbd);
             if (nbdListener is not null) await Nbd.AdoptListenerAsync(nbdListener, cancellationToken).ConfigureAwait(false);
             else if (config.Nbd.Enabled) await StartFrontEndAsync(Nbd, [config.Nbd.Listen], cancellationToken).ConfigureAwait(false);

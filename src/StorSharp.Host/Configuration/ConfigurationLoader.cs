@@ -207,11 +207,13 @@ internal sealed partial class ConfigurationBinder(string source)
         var result = new NbdSettings();
         if (node is ConfigScalar s && IsOff(s.Value)) return result with { Enabled = false };
         if (AsMapping(node, path) is not { } map) return result;
-        var f = Fields(map, path, "enabled", "listen", "exports");
+        var f = Fields(map, path, "enabled", "listen", "receivePoll", "exports");
         return new NbdSettings
         {
             Enabled = Bool(f, "enabled", path) ?? true,
             Listen = f.TryGetValue("listen", out var l) ? Endpoint(l, $"{path}.listen", StorSharpConfiguration.DefaultNbdPort) : result.Listen,
+            ReceivePoll = f.TryGetValue("receivePoll", out var rp) && rp is ConfigScalar rps && IsOff(rps.Value) ? TimeSpan.Zero
+                : Duration(f, "receivePoll", path) ?? result.ReceivePoll,
             Exports = f.TryGetValue("exports", out var e) ? List(e, $"{path}.exports", BindExport) : [],
         };
     }

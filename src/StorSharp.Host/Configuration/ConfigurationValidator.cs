@@ -265,6 +265,8 @@ internal static partial class ConfigurationValidator
         }
 
         // NBD exports.
+        Check(config.Nbd.ReceivePoll <= StorSharp.Transport.ReceivePolling.MaximumWindow, "nbd.receivePoll",
+            $"{Show(config.Nbd.ReceivePoll)} is too long: a poll burns a core for that long; use at most 10ms, or off");
         if (config.Nbd.Enabled)
             Check(config.Nbd.Exports.Count > 0, "nbd.exports", "NBD is enabled but no export is listed; add one (name, target, lun) or set nbd.enabled: false");
         var exportNames = new Dictionary<string, int>(StringComparer.Ordinal);

@@ -109,6 +109,13 @@ public sealed record NbdSettings
     /// <summary>The address to listen on.</summary>
     public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, StorSharpConfiguration.DefaultNbdPort);
 
+    /// <summary>
+    /// How long a busy connection from a client in lock step (queue depth 1) polls its socket for
+    /// the next request before it sleeps (<c>receivePoll</c>, 50us by default, <c>off</c> or 0us to
+    /// turn it off, at most 10ms; docs/nbd.md, "Receive polling").
+    /// </summary>
+    public TimeSpan ReceivePoll { get; init; } = StorSharp.Transport.ReceivePolling.DefaultWindow;
+
     /// <summary>The exports: each names one LUN.</summary>
     public IReadOnlyList<NbdExportSettings> Exports { get; init; } = [];
 }

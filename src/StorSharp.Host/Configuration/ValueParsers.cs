@@ -62,15 +62,15 @@ internal static class DurationParser
         var unit = s[split..].Trim().ToLowerInvariant();
         if (split == 0 || !double.TryParse(s[..split], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
         {
-            problem = $"'{text}' is not a duration; use a number with ms, s, m or h (for example 250ms or 30s)";
+            problem = $"'{text}' is not a duration; use a number with us, ms, s, m or h (for example 250ms or 30s)";
             return false;
         }
-        double? ms = unit switch { "ms" => number, "s" => number * 1000, "m" or "min" => number * 60_000, "h" => number * 3_600_000, _ => null };
+        double? ms = unit switch { "us" or "µs" => number / 1000, "ms" => number, "s" => number * 1000, "m" or "min" => number * 60_000, "h" => number * 3_600_000, _ => null };
         if (ms is null)
         {
             problem = unit.Length == 0
-                ? $"'{text}' needs a unit: ms, s, m or h (for example {text}ms or {text}s)"
-                : $"'{unit}' is not a time unit; use ms, s, m or h";
+                ? $"'{text}' needs a unit: us, ms, s, m or h (for example {text}ms or {text}s)"
+                : $"'{unit}' is not a time unit; use us, ms, s, m or h";
             return false;
         }
         if (ms > TimeSpan.MaxValue.TotalMilliseconds / 2)

@@ -1,11 +1,13 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 using StorSharp.Block;
 using StorSharp.Class;
 using StorSharp.Nbd.Protocol;
 using StorSharp.Port;
 using StorSharp.Scsi;
+using StorSharp.Transport;
 
 namespace StorSharp.Nbd.Server;
 
@@ -29,6 +31,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly Stream? _rawInput;
+    private readonly PollingNetworkStream? _polledInput;
     private readonly NbdReplySink _sink;
     private readonly IAsyncDisposable? _transport;
     private readonly string _peer;
@@ -77,6 +80,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         _input = input;
         _output = output;
         _rawInput = rawInput;
+        _polledInput = rawInput as PollingNetworkStream;
         _sink = sink;
         _transport = transport;
         _peer = peer;
@@ -204,13 +208,20 @@ internal sealed class NbdConnection : ISrbCompletionHandler
     {
         try
         {
+            int dispatched = 0;      // requests the last receive brought
+            bool boundary = false;   // nothing of a request is left unread
             while (true)
             {
                 EndBatch();
+                // A client in lock step waits for each reply before it sends again: the next request
+                // comes soon, and the receive may poll for it (PollingNetworkStream decides).
+                if (boundary) _polledInput?.AtRequestBoundary(dispatched);
                 var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
                 BeginBatch();
                 var buffer = result.Buffer;
                 bool advanced = false;
+                dispatched = 0;
+                boundary = true;
                 while (buffer.Length >= NbdTransmissionCodec.RequestLength)
                 {
                     if (OverBudget())
@@ -219,6 +230,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                         // The replies queued so far must leave first: sending them frees the slots.
                         _input.AdvanceTo(buffer.Start);
                         advanced = true;
+                        boundary = false; // requests are still waiting in the pipe
                         EndBatch();
                         while (OverBudget()) await _slotFreed.WaitAsync().ConfigureAwait(false);
                         break;
@@ -226,6 +238,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                     if (NbdTransmissionCodec.TryReadRequest(buffer, out var request) == NbdRequestReadStatus.BadMagic)
                         throw new NbdProtocolException("a request had a bad magic number; the stream is out of sync");
                     buffer = buffer.Slice(NbdTransmissionCodec.RequestLength);
+                    dispatched++;
 
                     if (request.Command == NbdCommand.Write)
                     {
@@ -262,6 +275,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                             }
                             BeginBatch();
                             EndWrite(state);
+                            boundary = _rawInput is not null; // the raw read took exactly the payload; the pipe is empty
                             break;
                         }
                         EndWrite(state);
@@ -276,6 +290,7 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                 }
                 if (!advanced)
                 {
+                    boundary = buffer.IsEmpty;
                     if (result.IsCompleted || result.IsCanceled)
                     {
                         _input.AdvanceTo(buffer.Start, buffer.End);
@@ -317,7 +332,10 @@ internal sealed class NbdConnection : ISrbCompletionHandler
     {
         if (_rawInput is not null && !destination.IsEmpty)
         {
-            int n = await _rawInput.ReadAtLeastAsync(destination[have..length], length - have, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            // From a socket, the kernel wakes us once per large chunk of the payload (SO_RCVLOWAT).
+            int n = _rawInput is NetworkStream socket
+                ? await PayloadReader.ReadPayloadAsync(socket, destination[have..length], cancellationToken).ConfigureAwait(false)
+                : await _rawInput.ReadAtLeastAsync(destination[have..length], length - have, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
             return have + n == length;
         }
         while (have < length)

@@ -255,6 +255,8 @@ public sealed class ConfigurationLoaderTests
         { "bad portal", Minimal + "\niscsi:\n  portals: [ 'example.com:3260' ]", 10, "iscsi.portals[0]", "'example.com' is not an IP address" },
         { "bad port", Minimal + "\niscsi:\n  portals: [ '127.0.0.1:70000' ]", 10, "iscsi.portals[0]", "'70000' is not a TCP port" },
         { "portal clashes with nbd", Minimal.Replace("nbd:", "nbd:\n  listen: 127.0.0.1:3260"), 7, "nbd.listen", "is also iscsi.portals[0]" },
+        { "receive poll too long", Minimal.Replace("nbd:", "nbd:\n  receivePoll: 11ms"), 7, "nbd.receivePoll", "use at most 10ms, or off" },
+        { "receive poll bad unit", Minimal.Replace("nbd:", "nbd:\n  receivePoll: 5 ns"), 7, "nbd.receivePoll", "'ns' is not a time unit; use us, ms, s, m or h" },
         { "iscsi with no portal", Minimal + "\niscsi:\n  portals: []", 10, "iscsi.portals", "no portal is listed" },
         { "buses out of range", "port:\n  maximumBuses: 300\n" + Minimal, 2, "port.maximumBuses", "use 1 to 255" },
         { "duration without unit", "port:\n  tunables:\n    busyPause: 250\n" + Minimal, 3, "port.tunables.busyPause", "needs a unit" },
@@ -278,6 +280,18 @@ public sealed class ConfigurationLoaderTests
         Assert.Contains(fragment, error.Message);
         Assert.Equal(line, error.Line);
         Assert.StartsWith($"storsharp.yaml line {line}: {field}: ", error.ToString());
+    }
+
+    [Theory]
+    [InlineData(null, 50)]
+    [InlineData("20us", 20)]
+    [InlineData("1.5ms", 1500)]
+    [InlineData("off", 0)]
+    [InlineData("0us", 0)]
+    public void Nbd_receive_poll_takes_microseconds_and_off(string? value, int microseconds)
+    {
+        var yaml = value is null ? Minimal : Minimal.Replace("nbd:", $"nbd:\n  receivePoll: {value}");
+        Assert.Equal(TimeSpan.FromMicroseconds(microseconds), ConfigurationLoader.Parse(yaml, "s.yaml").Nbd.ReceivePoll);
     }
 
     [Fact]
