@@ -14,14 +14,17 @@ namespace StorSharp.Transport;
 /// <para>
 /// The protocol calls <see cref="AtRequestBoundary"/> before it reads a new request, with the
 /// number of whole requests the last receive brought. A client is taken to be in lock step (queue
-/// depth 1: it waits for each reply before it sends again) when a receive that slept brought
-/// exactly one request; then the server's wake-up is on the client's critical path and the next
-/// read polls. A client that keeps many requests in flight shows itself by several requests per
-/// receive, and is not polled for: one wake-up already serves many requests, and polling would
-/// only burn the gaps and break up the batches. Because a poll that succeeds always brings the
-/// first request alone, every <see cref="ProbeInterval"/>th request boundary reads without
-/// polling to measure again. Payload reads (between boundaries) never poll: there the sender is
-/// the one to wait for.
+/// depth 1: it waits for each reply before it sends again) when <see cref="LockStepEvidence"/>
+/// receives in a row that slept each brought exactly one request; then the server's wake-up is on
+/// the client's critical path and reads at boundaries poll. A client that keeps many requests in
+/// flight shows itself by several requests per receive: one wake-up already serves many
+/// requests, and polling would only burn the gaps and break up the batches. A read served by a
+/// poll, or one that found its request already waiting, did not sleep and teaches nothing, so
+/// every <see cref="ProbeInterval"/>th boundary in lock step reads without polling to measure
+/// again. A probe that finds several requests doubles the evidence asked for before polling
+/// resumes (up to <see cref="MaximumLockStepEvidence"/>), so a deep client that happens to send
+/// one request at a time now and then is seldom polled for; a probe that finds one halves it.
+/// Payload reads (between boundaries) never poll: there the sender is the one to wait for.
 /// </para>
 /// <para>
 /// A connection polls only while it is <em>hot</em>: it starts cold, becomes hot when a read at
@@ -34,6 +37,16 @@ public sealed class PollingNetworkStream : NetworkStream
     /// <summary>Every this many request boundaries in lock step, one read sleeps instead of polling, to measure the client again.</summary>
     public const int ProbeInterval = 16;
 
+    /// <summary>
+    /// How many receives in a row that did not poll must each bring exactly one request before the
+    /// client first counts as in lock step. Each probe that finds several requests doubles it (up to
+    /// <see cref="MaximumLockStepEvidence"/>); each probe that finds one halves it again.
+    /// </summary>
+    public const int LockStepEvidence = 4;
+
+    /// <summary>The most evidence ever asked for: a client with many requests in flight is probed again only after this many single-request receives in a row.</summary>
+    public const int MaximumLockStepEvidence = 1024;
+
     // A pause between two looks at the socket: each look is a system call (poll with no timeout),
     // and the pause keeps the loop from hammering the kernel while still seeing data within a
     // microsecond or two.
@@ -41,9 +54,12 @@ public sealed class PollingNetworkStream : NetworkStream
 
     private readonly ReceivePolling _polling;
     private bool _hot;
-    private bool _lockStep;
+    private int _singles;        // receives in a row that did not poll and brought exactly one request
+    private int _evidence = LockStepEvidence; // how many singles in a row make lock step now
+    private bool _probing;       // the last read at a boundary slept on purpose, to measure the client
     private bool _armed;         // the next read starts a request and may poll
-    private bool _lastReadHit;   // the last read was served by a poll (it says nothing of the client's depth)
+    private bool _lastReadHit;   // the last read was served by a poll
+    private bool _lastReadFound; // the last read was armed but found the next request already waiting
     private int _sinceProbe;
 
     /// <summary>Wraps a connected stream socket.</summary>
@@ -59,8 +75,11 @@ public sealed class PollingNetworkStream : NetworkStream
     /// <summary>Whether a read at a request boundary that finds the socket empty may poll: the last such wait ended within the window and no poll has run out since.</summary>
     public bool IsHot => _hot;
 
-    /// <summary>Whether the client looks to be in lock step: the last receive that slept brought exactly one request.</summary>
-    public bool IsLockStep => _lockStep;
+    /// <summary>Whether the client looks to be in lock step: enough receives in a row that did not poll each brought exactly one request.</summary>
+    public bool IsLockStep => _singles >= _evidence;
+
+    /// <summary>How many single-request receives in a row make lock step now (see <see cref="LockStepEvidence"/>).</summary>
+    public int LockStepEvidenceNeeded => _evidence;
 
     /// <summary>
     /// Says that the next read starts a new request, and how many whole requests the last receive
@@ -68,10 +87,28 @@ public sealed class PollingNetworkStream : NetworkStream
     /// </summary>
     public void AtRequestBoundary(int requestsInLastReceive)
     {
-        if (!_lastReadHit && requestsInLastReceive > 0) _lockStep = requestsInLastReceive == 1;
+        // A read served by a poll, or one that found the next request already waiting, did not
+        // sleep: it says nothing of how many requests the client keeps in flight.
+        if (!_lastReadHit && !_lastReadFound && requestsInLastReceive > 0)
+        {
+            bool single = requestsInLastReceive == 1;
+            if (_probing)
+            {
+                // A client that still sends one request at a time keeps polling cheap to start;
+                // one with several queued was in lock step only by chance: ask for more proof.
+                _evidence = single ? Math.Max(LockStepEvidence, _evidence / 2) : Math.Min(MaximumLockStepEvidence, _evidence * 2);
+            }
+            _singles = single ? Math.Min(_singles + 1, _evidence) : 0;
+        }
+        _probing = false;
         _armed = false;
-        if (!_lockStep || !_polling.Enabled) return;
-        if (++_sinceProbe >= ProbeInterval) { _sinceProbe = 0; return; }
+        if (_singles < _evidence || !_polling.Enabled) return;
+        if (++_sinceProbe >= ProbeInterval)
+        {
+            _sinceProbe = 0;
+            _probing = true;
+            return;
+        }
         _armed = true;
     }
 
@@ -88,9 +125,15 @@ public sealed class PollingNetworkStream : NetworkStream
         bool armed = _armed;
         _armed = false;
         _lastReadHit = false;
+        _lastReadFound = false;
         if (!armed || buffer.IsEmpty) return base.ReadAsync(buffer, cancellationToken);
         if (!_hot) return WaitAndLearnAsync(buffer, cancellationToken);
-        if (InputReady() || !_polling.TryEnter()) return base.ReadAsync(buffer, cancellationToken);
+        if (InputReady())
+        {
+            _lastReadFound = true;
+            return base.ReadAsync(buffer, cancellationToken);
+        }
+        if (!_polling.TryEnter()) return base.ReadAsync(buffer, cancellationToken);
         return PollThenReadAsync(buffer, cancellationToken);
     }
 

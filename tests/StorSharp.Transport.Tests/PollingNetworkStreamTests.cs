@@ -43,10 +43,22 @@ public sealed class PollingNetworkStreamTests
         }
     }
 
+    /// <summary>Reports enough single-request receives for the client to count as in lock step; the next read is armed.</summary>
+    private static void MakeLockStep(PollingNetworkStream stream)
+    {
+        for (int i = 0; i < PollingNetworkStream.LockStepEvidence; i++)
+        {
+            Assert.False(stream.IsLockStep);
+            stream.AtRequestBoundary(1);
+        }
+        Assert.True(stream.IsLockStep);
+        Assert.True(stream.IsArmed);
+    }
+
     /// <summary>Makes the connection hot and lock-step: one request per receive, arriving at once.</summary>
     private static async Task WarmAsync(Pair pair, byte[] buffer)
     {
-        pair.Server.AtRequestBoundary(1);
+        MakeLockStep(pair.Server);
         pair.Send(28);
         Assert.Equal(28, await pair.Server.ReadAsync(buffer));
         pair.Server.AtRequestBoundary(1);
@@ -76,28 +88,62 @@ public sealed class PollingNetworkStreamTests
     }
 
     [Fact]
-    public void A_boundary_after_one_request_arms_the_next_read_and_every_probe_interval_th_one_sleeps()
+    public void Lock_step_needs_several_single_request_receives_and_every_probe_interval_th_read_sleeps()
     {
         using var pair = new Pair(new ReceivePolling(Long, new PollerSlots(1)));
+        MakeLockStep(pair.Server); // the fourth boundary is the first armed one
         var armed = new List<bool>();
         for (int i = 0; i < 2 * PollingNetworkStream.ProbeInterval; i++)
         {
             pair.Server.AtRequestBoundary(1);
             armed.Add(pair.Server.IsArmed);
         }
-        Assert.True(pair.Server.IsLockStep);
-        // Boundaries 16 and 32 read without polling, to measure the client's depth again.
+        // Two probes in 32 boundaries read without polling; both found one request, so the
+        // evidence asked for stays at its minimum.
         Assert.Equal(2, armed.Count(a => !a));
-        Assert.False(armed[PollingNetworkStream.ProbeInterval - 1]);
-        Assert.False(armed[2 * PollingNetworkStream.ProbeInterval - 1]);
+        Assert.Equal(PollingNetworkStream.LockStepEvidence, pair.Server.LockStepEvidenceNeeded);
+    }
+
+    [Fact]
+    public void A_probe_that_finds_several_requests_doubles_the_evidence_asked_for_and_a_good_one_halves_it()
+    {
+        using var pair = new Pair(new ReceivePolling(Long, new PollerSlots(1)));
+        var s = pair.Server;
+        MakeLockStep(s);
+        while (s.IsArmed) s.AtRequestBoundary(1); // up to the probe: a read that sleeps on purpose
+        s.AtRequestBoundary(3);                   // the probe found three requests: a deep queue
+        Assert.False(s.IsLockStep);
+        Assert.Equal(2 * PollingNetworkStream.LockStepEvidence, s.LockStepEvidenceNeeded);
+        for (int i = 1; i < 2 * PollingNetworkStream.LockStepEvidence; i++)
+        {
+            s.AtRequestBoundary(1);
+            Assert.False(s.IsArmed);
+        }
+        s.AtRequestBoundary(1);
+        Assert.True(s.IsArmed);
+
+        // Keep failing probes: the evidence doubles up to its cap.
+        for (int round = 0; round < 12; round++)
+        {
+            while (!s.IsLockStep) s.AtRequestBoundary(1);
+            while (s.IsArmed) s.AtRequestBoundary(1);
+            s.AtRequestBoundary(2);
+        }
+        Assert.Equal(PollingNetworkStream.MaximumLockStepEvidence, s.LockStepEvidenceNeeded);
+
+        // A probe that finds one request halves it.
+        while (!s.IsLockStep) s.AtRequestBoundary(1);
+        while (s.IsArmed) s.AtRequestBoundary(1);
+        s.AtRequestBoundary(1);
+        Assert.Equal(PollingNetworkStream.MaximumLockStepEvidence / 2, s.LockStepEvidenceNeeded);
+        Assert.True(s.IsArmed);
     }
 
     [Fact]
     public void Several_requests_per_receive_mean_a_deep_queue_and_no_polling()
     {
         using var pair = new Pair(new ReceivePolling(Long, new PollerSlots(1)));
-        pair.Server.AtRequestBoundary(1);
-        Assert.True(pair.Server.IsArmed);
+        MakeLockStep(pair.Server);
         pair.Server.AtRequestBoundary(5);
         Assert.False(pair.Server.IsLockStep);
         Assert.False(pair.Server.IsArmed);
@@ -109,7 +155,7 @@ public sealed class PollingNetworkStreamTests
     public void Polling_off_never_arms_a_read()
     {
         using var pair = new Pair(ReceivePolling.Off);
-        pair.Server.AtRequestBoundary(1);
+        for (int i = 0; i < PollingNetworkStream.LockStepEvidence; i++) pair.Server.AtRequestBoundary(1);
         Assert.True(pair.Server.IsLockStep);
         Assert.False(pair.Server.IsArmed);
     }
@@ -207,6 +253,15 @@ public sealed class PollingNetworkStreamTests
         pair.Send(10);
         Assert.Equal(10, await read.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(0, polling.Polls);
+
+        // The armed read that found its data waiting did not sleep: it teaches nothing about the
+        // client's depth, so three requests in that receive do not end lock step.
+        Assert.Equal(28, await ReadWithDataAsync(pair, buffer));
+        pair.Server.AtRequestBoundary(1);
+        Assert.True(pair.Server.IsArmed);
+        Assert.Equal(28, await ReadWithDataAsync(pair, buffer));
+        pair.Server.AtRequestBoundary(3);
+        Assert.True(pair.Server.IsLockStep);
     }
 
     private static async Task<int> ReadWithDataAsync(Pair pair, byte[] buffer)
