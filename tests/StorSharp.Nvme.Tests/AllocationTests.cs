@@ -32,6 +32,26 @@ public sealed class AllocationTests
         public LogicalUnit? GetLogicalUnit(ScsiAddress address) => null;
     }
 
+    private const int Rounds = 3;
+
+    /// <summary>
+    /// The bytes this thread allocated in the cheapest of three rounds of 1000 requests. An
+    /// allocation per request shows in every round; a one-off in the runtime (the shared array
+    /// pool trimming its per-thread cache after a full GC caused by other tests, a tier-up) in one
+    /// round at most.
+    /// </summary>
+    private static long LeastAllocatedOver1000(Action once)
+    {
+        long least = long.MaxValue;
+        for (int round = 0; round < Rounds; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 1000; i++) once();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        return least;
+    }
+
     [Theory]
     [InlineData(false, "direct")]
     [InlineData(true, "direct")]
@@ -57,14 +77,12 @@ public sealed class AllocationTests
             miniport.StartIo(srb);
         }
         for (int i = 0; i < 100; i++) Once();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++) Once();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(1100, port.Completed);
+        long allocated = LeastAllocatedOver1000(Once);
+        Assert.Equal(100 + Rounds * 1000, port.Completed);
         Assert.Equal(SrbStatus.Success, srb.Status);
         Assert.Equal(0, allocated);
         var stats = miniport.Statistics;
-        Assert.Equal(1100, path switch { "direct" => stats.Direct, "split" => stats.Split, _ => stats.Bounced });
+        Assert.Equal(100 + Rounds * 1000, path switch { "direct" => stats.Direct, "split" => stats.Split, _ => stats.Bounced });
     }
 
     [Theory]
@@ -102,10 +120,8 @@ public sealed class AllocationTests
             miniport.StartIo(srb);
         }
         for (int i = 0; i < 100; i++) Once();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++) Once();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(1100, port.Completed);
+        long allocated = LeastAllocatedOver1000(Once);
+        Assert.Equal(100 + Rounds * 1000, port.Completed);
         Assert.Equal(ScsiStatus.Good, srb.ScsiStatus);
         Assert.Equal(0, allocated);
     }
