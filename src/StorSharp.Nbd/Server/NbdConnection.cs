@@ -275,7 +275,9 @@ internal sealed class NbdConnection : ISrbCompletionHandler
                             }
                             BeginBatch();
                             EndWrite(state);
-                            boundary = _rawInput is not null; // the raw read took exactly the payload; the pipe is empty
+                            // A raw read took exactly the payload, so the pipe is empty; a payload
+                            // skipped through the pipe may have brought the next request with it.
+                            boundary = _rawInput is not null && !destination.IsEmpty;
                             break;
                         }
                         EndWrite(state);
