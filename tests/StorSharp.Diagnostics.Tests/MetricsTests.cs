@@ -17,6 +17,8 @@ public sealed partial class MetricsTests
         using var diagnostics = new StorSharpDiagnostics(h.Port);
         diagnostics.Metrics.NameUnit(0, PortHarness.Lu1, "iqn.2026-11.io.storsharp:disk0 lun 1");
         diagnostics.Metrics.AddSessionSource("iscsi", () => 3);
+        long polls = 10, hits = 7;
+        diagnostics.Metrics.AddReceivePollingSource("nbd", () => (polls, hits));
         diagnostics.Metrics.SessionOpened("nbd");
         diagnostics.Metrics.SessionOpened("nbd");
         diagnostics.Metrics.SessionClosed("nbd");
@@ -46,6 +48,13 @@ public sealed partial class MetricsTests
         Assert.Contains("storsharp_lu_errors_total{adapter=\"RaidPort0\",lu=\"0:0:1\",name=\"iqn.2026-11.io.storsharp:disk0 lun 1\"} 1", text);
         Assert.Contains("storsharp_sessions{frontend=\"iscsi\"} 3", text);
         Assert.Contains("storsharp_sessions{frontend=\"nbd\"} 1", text);
+        Assert.Contains("# TYPE storsharp_receive_polls_total counter", text);
+        Assert.Contains("storsharp_receive_polls_total{frontend=\"nbd\",result=\"hit\"} 7", text);
+        Assert.Contains("storsharp_receive_polls_total{frontend=\"nbd\",result=\"miss\"} 3", text);
+        (polls, hits) = (25, 20); // read at each collection, not copied
+        string again = diagnostics.Prometheus.Collect();
+        Assert.Contains("storsharp_receive_polls_total{frontend=\"nbd\",result=\"hit\"} 20", again);
+        Assert.Contains("storsharp_receive_polls_total{frontend=\"nbd\",result=\"miss\"} 5", again);
         Assert.Contains("# TYPE storsharp_lu_timeouts_total counter", text);
         Assert.Contains("# TYPE storsharp_lu_resets_total counter", text);
 

@@ -19,6 +19,8 @@ namespace StorSharp.Diagnostics.Metrics;
 /// <item><c>storsharp.lu.queue.depth</c> (gauge, tag <c>state</c> = pending|outstanding).</item>
 /// <item><c>storsharp.lu.errors</c>, <c>storsharp.lu.timeouts</c>, <c>storsharp.lu.resets</c>, <c>storsharp.lu.busy</c> (counters).</item>
 /// <item><c>storsharp.sessions</c> (up-down counter, tag <c>frontend</c>): iSCSI sessions, NBD connections.</item>
+/// <item><c>storsharp.receive.polls</c> (counter, tags <c>frontend</c> and <c>result</c> = hit|miss): receive polls for
+/// clients in lock step, and whether each found the next request before its window ran out.</item>
 /// </list>
 /// </remarks>
 public sealed class StorSharpMetrics : IDisposable
@@ -30,6 +32,7 @@ public sealed class StorSharpMetrics : IDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Func<long>> _sessionSources = [];
     private readonly Dictionary<string, long> _sessionCounts = [];
+    private readonly Dictionary<string, Func<(long Polls, long Hits)>> _pollSources = [];
     private readonly Dictionary<(int, ScsiAddress), string> _names = [];
 
     /// <summary>Creates the instruments over <paramref name="port"/>.</summary>
@@ -48,6 +51,7 @@ public sealed class StorSharpMetrics : IDisposable
         Meter.CreateObservableCounter("storsharp.lu.resets", () => PerUnit(lu => lu.Counters.Resets), "{reset}", "Resets that covered the LU.");
         Meter.CreateObservableCounter("storsharp.lu.busy", () => PerUnit(lu => lu.Counters.BusyRetries + lu.Counters.QueueFullRetries), "{answer}", "BUSY and QUEUE FULL answers retried.");
         Meter.CreateObservableUpDownCounter("storsharp.sessions", ObserveSessions, "{session}", "Open front-end sessions (iSCSI sessions, NBD connections).");
+        Meter.CreateObservableCounter("storsharp.receive.polls", ObservePolls, "{poll}", "Receive polls for clients in lock step, by whether they found the next request (hit) or ran out (miss).");
     }
 
     /// <summary>The meter the instruments are on.</summary>
@@ -72,6 +76,12 @@ public sealed class StorSharpMetrics : IDisposable
     public void AddSessionSource(string frontEnd, Func<long> count)
     {
         lock (_lock) _sessionSources[frontEnd] = count;
+    }
+
+    /// <summary>Reports a front end's receive polling counters (polls started, polls that found a request) by asking it.</summary>
+    public void AddReceivePollingSource(string frontEnd, Func<(long Polls, long Hits)> counters)
+    {
+        lock (_lock) _pollSources[frontEnd] = counters;
     }
 
     /// <summary>A front end opened a session or connection (for front ends that count by events, like NBD connections).</summary>
@@ -180,6 +190,18 @@ public sealed class StorSharpMetrics : IDisposable
     private IEnumerable<Measurement<long>> ObserveSessions()
     {
         foreach (var (k, v) in Sessions()) yield return new(v, new KeyValuePair<string, object?>("frontend", k));
+    }
+
+    private IEnumerable<Measurement<long>> ObservePolls()
+    {
+        KeyValuePair<string, Func<(long Polls, long Hits)>>[] sources;
+        lock (_lock) sources = [.. _pollSources];
+        foreach (var (frontEnd, counters) in sources)
+        {
+            var (polls, hits) = counters();
+            yield return new(hits, new("frontend", frontEnd), new("result", "hit"));
+            yield return new(polls - hits, new("frontend", frontEnd), new("result", "miss"));
+        }
     }
 
     /// <inheritdoc/>

@@ -19,6 +19,9 @@ public interface IFrontEnd : IAsyncDisposable
 
     /// <summary>How many clients are connected now: iSCSI sessions, NBD connections (the <c>storsharp_sessions</c> metric).</summary>
     int SessionCount { get; }
+
+    /// <summary>The receive polling its connections share (the <c>storsharp_receive_polls_total</c> metric); null when the front end does not poll.</summary>
+    StorSharp.Transport.ReceivePolling? ReceivePolling => null;
 }
 
 /// <summary>An NBD front end that can also serve one connection on a stream (stdin/stdout) or adopt a listening socket (systemd).</summary>

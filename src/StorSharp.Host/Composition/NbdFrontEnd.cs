@@ -27,6 +27,8 @@ internal sealed class NbdFrontEnd(NbdFrontEndSpec spec) : INbdFrontEnd, ILunHotP
 
     public int SessionCount => _server.ConnectionCount;
 
+    public StorSharp.Transport.ReceivePolling? ReceivePolling => _server.ReceivePolling;
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await _server.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -192,13 +192,17 @@ public sealed partial class StorSharpHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Names each LU in the metrics and the dashboard ("TARGET LUN n") and counts each front end's sessions.</summary>
+    /// <summary>Names each LU in the metrics and the dashboard ("TARGET LUN n") and counts each front end's sessions and receive polls.</summary>
     private void NameForDiagnostics()
     {
         foreach (var lun in Luns)
             Diagnostics.Metrics.NameUnit(lun.Adapter.Number, lun.Address, $"{lun.Settings.Target} LUN {lun.Settings.Number}");
         foreach (var frontEnd in _frontEnds)
+        {
             Diagnostics.Metrics.AddSessionSource(frontEnd.Protocol.ToLowerInvariant(), () => frontEnd.SessionCount);
+            if (frontEnd.ReceivePolling is { } polling)
+                Diagnostics.Metrics.AddReceivePollingSource(frontEnd.Protocol.ToLowerInvariant(), () => (polling.Polls, polling.Hits));
+        }
     }
 
     private async Task StartManagementAsync(CancellationToken cancellationToken)
