@@ -21,7 +21,8 @@ namespace StorSharp.Transport;
 /// that starts a request, only from a client in lock step, and only while the connection is hot
 /// (its last such wait was shorter than the window). An idle or slow client costs at most one
 /// window per idle period. At most <see cref="MaxPollers"/> reads poll at once in the whole
-/// process (one fewer than the processors, at least one); a read that finds every slot taken
+/// process: one fewer than the processors, so none on a single-processor machine, where a poll
+/// would only keep the client from running. A read that finds every slot taken
 /// waits as usual.
 /// </para>
 /// <para>
@@ -40,7 +41,7 @@ public sealed class ReceivePolling
     /// <summary>The longest window accepted: 10 ms. Longer would burn a core on idle connections.</summary>
     public static readonly TimeSpan MaximumWindow = TimeSpan.FromMilliseconds(10);
 
-    private static readonly PollerSlots ProcessSlots = new(Math.Max(1, Environment.ProcessorCount - 1));
+    private static readonly PollerSlots ProcessSlots = new(Environment.ProcessorCount - 1);
 
     private readonly PollerSlots _slots;
     private long _polls;

@@ -72,7 +72,7 @@ public sealed class PollingNetworkStreamTests
         Assert.True(new ReceivePolling(ReceivePolling.MaximumWindow).Enabled);
         Assert.False(ReceivePolling.Off.Enabled);
         Assert.Equal(TimeSpan.FromMicroseconds(50), ReceivePolling.DefaultWindow);
-        Assert.Equal(Math.Max(1, Environment.ProcessorCount - 1), new ReceivePolling(ReceivePolling.DefaultWindow).MaxPollers);
+        Assert.Equal(Environment.ProcessorCount - 1, new ReceivePolling(ReceivePolling.DefaultWindow).MaxPollers);
     }
 
     [Fact]

@@ -47,6 +47,11 @@ public class ReceivePathTests
         await using var client = c;
         await LockStepRoundTripsAsync(c, 200);
         var polling = t.Server.ReceivePolling;
+        if (polling.MaxPollers == 0)
+        {
+            Assert.Equal(0, polling.Polls); // one processor: polling would only keep the client from running
+            return;
+        }
         // 400 requests one at a time: apart from the warm-up and every 16th (which sleeps to measure
         // the client again), reads poll; a round trip in process takes well under the 10 ms window.
         Assert.True(polling.Polls > 100, $"only {polling.Polls} polls for 400 lock-step requests");
