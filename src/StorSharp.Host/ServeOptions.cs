@@ -123,8 +123,7 @@ public sealed record ServeOptions
         }
         if (ReceivePoll is not null)
         {
-            if (IsOff(ReceivePoll)) config = config with { Nbd = config.Nbd with { ReceivePoll = TimeSpan.Zero } };
-            else if (DurationParser.TryParse(ReceivePoll, out var window, out var problem)) config = config with { Nbd = config.Nbd with { ReceivePoll = window } };
+            if (DurationParser.TryParseOrOff(ReceivePoll, out var window, out var problem)) config = config with { Nbd = config.Nbd with { ReceivePoll = window } };
             else Fail("--receive-poll", problem + "; or off");
             locator.RecordOption("nbd.receivePoll", "--receive-poll");
         }

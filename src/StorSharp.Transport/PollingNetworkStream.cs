@@ -58,8 +58,7 @@ public sealed class PollingNetworkStream : NetworkStream
     private int _evidence = LockStepEvidence; // how many singles in a row make lock step now
     private bool _probing;       // the last read at a boundary slept on purpose, to measure the client
     private bool _armed;         // the next read starts a request and may poll
-    private bool _lastReadHit;   // the last read was served by a poll
-    private bool _lastReadFound; // the last read was armed but found the next request already waiting
+    private bool _lastReadAwake; // the last read did not sleep: a poll served it, or its request was already waiting
     private int _sinceProbe;
 
     /// <summary>Wraps a connected stream socket.</summary>
@@ -89,7 +88,7 @@ public sealed class PollingNetworkStream : NetworkStream
     {
         // A read served by a poll, or one that found the next request already waiting, did not
         // sleep: it says nothing of how many requests the client keeps in flight.
-        if (!_lastReadHit && !_lastReadFound && requestsInLastReceive > 0)
+        if (!_lastReadAwake && requestsInLastReceive > 0)
         {
             bool single = requestsInLastReceive == 1;
             if (_probing)
@@ -124,13 +123,12 @@ public sealed class PollingNetworkStream : NetworkStream
     {
         bool armed = _armed;
         _armed = false;
-        _lastReadHit = false;
-        _lastReadFound = false;
+        _lastReadAwake = false;
         if (!armed || buffer.IsEmpty) return base.ReadAsync(buffer, cancellationToken);
         if (!_hot) return WaitAndLearnAsync(buffer, cancellationToken);
         if (InputReady())
         {
-            _lastReadFound = true;
+            _lastReadAwake = true;
             return base.ReadAsync(buffer, cancellationToken);
         }
         if (!_polling.TryEnter()) return base.ReadAsync(buffer, cancellationToken);
@@ -160,7 +158,7 @@ public sealed class PollingNetworkStream : NetworkStream
         {
             _polling.Exit(hit);
         }
-        if (hit) _lastReadHit = true;
+        if (hit) _lastReadAwake = true;
         else _hot = false;
         return await base.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
     }

@@ -7,31 +7,6 @@ namespace StorSharp.Nvme.Tests;
 /// <summary>The hot path allocates nothing per request once its pools are warm.</summary>
 public sealed class AllocationTests
 {
-    private sealed class CountingPort : IPortServices
-    {
-        public int Completed;
-        public string AdapterName => "RaidPortTest";
-        public TimeProvider Time => TimeProvider.System;
-        public void CompleteRequest(Srb srb) => Completed++;
-        public void CompleteAllRequests(ScsiAddress address, SrbStatus status) { }
-        public void Pause(TimeSpan timeout) { }
-        public void Resume() { }
-        public void PauseDevice(ScsiAddress address, TimeSpan timeout) { }
-        public void ResumeDevice(ScsiAddress address) { }
-        public void Busy(int requestsToComplete) { }
-        public void Ready() { }
-        public void DeviceBusy(ScsiAddress address, int requestsToComplete) { }
-        public void DeviceReady(ScsiAddress address) { }
-        public bool SetDeviceQueueDepth(ScsiAddress address, int depth) => true;
-        public void LinkDown() { }
-        public void LinkUp() { }
-        public void BusChangeDetected(byte pathId) { }
-        public void ResetDetected(byte pathId) { }
-        public IDisposable RequestTimer(Action callback, TimeSpan delay) => throw new NotSupportedException();
-        public void LogError(Srb? srb, ScsiAddress address, PortErrorCode code, uint uniqueId) { }
-        public LogicalUnit? GetLogicalUnit(ScsiAddress address) => null;
-    }
-
     private const int Rounds = 3;
 
     /// <summary>
@@ -60,7 +35,7 @@ public sealed class AllocationTests
     public void Reads_and_writes_allocate_nothing_per_request(bool write, string path)
     {
         var miniport = new NvmeMiniport([new NvmeNamespaceDefinition(new ScsiAddress(0, 0, 0), new RamBlockDevice(1 << 20))]);
-        var port = new CountingPort();
+        var port = new RecordingPort(keep: false);
         miniport.FindAdapter(port, new PortConfiguration(), null);
         var srb = new Srb { Address = new ScsiAddress(0, 0, 0), Direction = write ? DataDirection.Out : DataDirection.In };
         srb.SetCdb(write ? Cdb.Write10(8, 16) : Cdb.Read10(8, 16));
@@ -78,7 +53,7 @@ public sealed class AllocationTests
         }
         for (int i = 0; i < 100; i++) Once();
         long allocated = LeastAllocatedOver1000(Once);
-        Assert.Equal(100 + Rounds * 1000, port.Completed);
+        Assert.Equal(100 + Rounds * 1000, port.CompletedCount);
         Assert.Equal(SrbStatus.Success, srb.Status);
         Assert.Equal(0, allocated);
         var stats = miniport.Statistics;
@@ -94,7 +69,7 @@ public sealed class AllocationTests
     public void The_translated_commands_allocate_nothing_per_request_from_a_remote_nexus(string kind)
     {
         var miniport = new NvmeMiniport([new NvmeNamespaceDefinition(new ScsiAddress(0, 0, 0), new RamBlockDevice(1 << 20))]);
-        var port = new CountingPort();
+        var port = new RecordingPort(keep: false);
         miniport.FindAdapter(port, new PortConfiguration(), null);
         var srb = new Srb { Address = new ScsiAddress(0, 0, 0), Nexus = new InitiatorNexus("iqn.test:a,i,0x1", "iqn.test:t") };
         byte[] verify = Cdb.Verify(10, 8, 16);
@@ -121,7 +96,7 @@ public sealed class AllocationTests
         }
         for (int i = 0; i < 100; i++) Once();
         long allocated = LeastAllocatedOver1000(Once);
-        Assert.Equal(100 + Rounds * 1000, port.Completed);
+        Assert.Equal(100 + Rounds * 1000, port.CompletedCount);
         Assert.Equal(ScsiStatus.Good, srb.ScsiStatus);
         Assert.Equal(0, allocated);
     }

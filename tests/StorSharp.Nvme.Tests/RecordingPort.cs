@@ -3,13 +3,21 @@ using StorSharp.Port;
 namespace StorSharp.Nvme.Tests;
 
 /// <summary>Port services that only record completions: for driving a miniport directly, without the port's own checks in front of it.</summary>
-internal sealed class RecordingPort : IPortServices
+/// <param name="keep">False only counts completions, so that driving the miniport allocates nothing here (the allocation tests).</param>
+internal sealed class RecordingPort(bool keep = true) : IPortServices
 {
     public List<Srb> Completed { get; } = [];
 
+    /// <summary>Completions so far, kept or not.</summary>
+    public int CompletedCount { get; private set; }
+
     public string AdapterName => "RaidPortTest";
     public TimeProvider Time => TimeProvider.System;
-    public void CompleteRequest(Srb srb) => Completed.Add(srb);
+    public void CompleteRequest(Srb srb)
+    {
+        CompletedCount++;
+        if (keep) Completed.Add(srb);
+    }
     public void CompleteAllRequests(ScsiAddress address, SrbStatus status) { }
     public void Pause(TimeSpan timeout) { }
     public void Resume() { }

@@ -212,8 +212,7 @@ internal sealed partial class ConfigurationBinder(string source)
         {
             Enabled = Bool(f, "enabled", path) ?? true,
             Listen = f.TryGetValue("listen", out var l) ? Endpoint(l, $"{path}.listen", StorSharpConfiguration.DefaultNbdPort) : result.Listen,
-            ReceivePoll = f.TryGetValue("receivePoll", out var rp) && rp is ConfigScalar rps && IsOff(rps.Value) ? TimeSpan.Zero
-                : Duration(f, "receivePoll", path) ?? result.ReceivePoll,
+            ReceivePoll = Duration(f, "receivePoll", path, offIsZero: true) ?? result.ReceivePoll,
             Exports = f.TryGetValue("exports", out var e) ? List(e, $"{path}.exports", BindExport) : [],
         };
     }
@@ -472,10 +471,10 @@ internal sealed partial class ConfigurationBinder(string source)
         return null;
     }
 
-    private TimeSpan? Duration(Dictionary<string, ConfigNode> f, string name, string path)
+    private TimeSpan? Duration(Dictionary<string, ConfigNode> f, string name, string path, bool offIsZero = false)
     {
         if (!f.TryGetValue(name, out var node) || ScalarText(node, Join(path, name)) is not { } text) return null;
-        if (DurationParser.TryParse(text, out var value, out var problem)) return value;
+        if (offIsZero ? DurationParser.TryParseOrOff(text, out var value, out var problem) : DurationParser.TryParse(text, out value, out problem)) return value;
         Error(node, Join(path, name), problem);
         return null;
     }

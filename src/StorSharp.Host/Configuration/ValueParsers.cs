@@ -52,6 +52,19 @@ internal static class SizeParser
 /// <summary>Durations: <c>250ms</c>, <c>30s</c>, <c>1.5s</c>, <c>2m</c>, <c>1h</c>. A unit is required.</summary>
 internal static class DurationParser
 {
+    /// <summary>A duration, or <c>off</c> / <c>none</c> for zero (settings that a zero turns off).</summary>
+    public static bool TryParseOrOff(string text, out TimeSpan value, out string problem)
+    {
+        var t = text.Trim();
+        if (t.Equals("off", StringComparison.OrdinalIgnoreCase) || t.Equals("none", StringComparison.OrdinalIgnoreCase))
+        {
+            value = TimeSpan.Zero;
+            problem = "";
+            return true;
+        }
+        return TryParse(text, out value, out problem);
+    }
+
     public static bool TryParse(string text, out TimeSpan value, out string problem)
     {
         value = default;

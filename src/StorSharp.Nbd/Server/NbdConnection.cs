@@ -335,8 +335,8 @@ internal sealed class NbdConnection : ISrbCompletionHandler
         if (_rawInput is not null && !destination.IsEmpty)
         {
             // From a socket, the kernel wakes us once per large chunk of the payload (SO_RCVLOWAT).
-            int n = _rawInput is NetworkStream socket
-                ? await PayloadReader.ReadPayloadAsync(socket, destination[have..length], cancellationToken).ConfigureAwait(false)
+            int n = _rawInput is NetworkStream network
+                ? await PayloadReader.ReadPayloadAsync(network, destination[have..length], cancellationToken).ConfigureAwait(false)
                 : await _rawInput.ReadAtLeastAsync(destination[have..length], length - have, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
             return have + n == length;
         }
